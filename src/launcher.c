@@ -1,0 +1,180 @@
+/*-------------------------------------------------------------------------
+ *
+ * launcher.c
+ *	  Launching trades_kafka workers.
+ *
+ * start() launches a job's workers as dynamic background workers.  Those
+ * survive a worker's error exit and a crash restart of the server (the
+ * postmaster restarts them after trades_kafka.restart_interval), but not a
+ * server stop.  With shared_preload_libraries = 'trades_kafka' a static
+ * launcher runs once at server start, reads the enabled jobs of
+ * trades_kafka.database and launches their workers, then exits.  It is
+ * registered as never restarting: after a crash restart the dynamic workers
+ * come back by themselves, and a second launcher would double them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+
+#include "launcher.h"
+#include "trades_kafka.h"
+
+/*
+ * tk_launcher_register: register the static launcher; called from _PG_init
+ * while shared_preload_libraries is being processed.
+ */
+void
+tk_launcher_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, TK_LIBRARY_NAME);
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "tk_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "trades_kafka launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "trades_kafka launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * tk_launch_workers: register nworkers dynamic workers for a job.  When
+ * wait is true the caller must be a regular backend: it waits until each
+ * worker has started and counts those that did.
+ */
+int
+tk_launch_workers(int job_id, int64 generation, Oid database, Oid role,
+				  int nworkers, bool wait)
+{
+	int			started = 0;
+	int			i;
+
+	for (i = 0; i < nworkers; i++)
+	{
+		BackgroundWorker worker;
+		BackgroundWorkerHandle *handle;
+		TkWorkerArgs args;
+		pid_t		pid;
+
+		memset(&worker, 0, sizeof(worker));
+		worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+			BGWORKER_BACKEND_DATABASE_CONNECTION;
+		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		worker.bgw_restart_time = tk_restart_interval_s;
+		snprintf(worker.bgw_library_name, BGW_MAXLEN, TK_LIBRARY_NAME);
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "tk_worker_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN,
+				 "trades_kafka worker %d/%d of job %d", i + 1, nworkers, job_id);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "trades_kafka worker");
+		worker.bgw_main_arg = Int32GetDatum(job_id);
+		worker.bgw_notify_pid = wait ? MyProcPid : 0;
+
+		args.database = database;
+		args.role = role;
+		args.generation = generation;
+		args.worker_index = i;
+		args.nworkers = nworkers;
+		StaticAssertStmt(sizeof(args) <= BGW_EXTRALEN, "bgw_extra too small");
+		memcpy(worker.bgw_extra, &args, sizeof(args));
+
+		if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("could not register trades_kafka worker %d/%d of job %d",
+							i + 1, nworkers, job_id),
+					 errhint("Raise max_worker_processes (needs a server restart).")));
+			break;
+		}
+
+		if (!wait)
+		{
+			started++;
+			continue;
+		}
+
+		if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_STARTED)
+			started++;
+		else
+			ereport(WARNING,
+					(errmsg("trades_kafka worker %d/%d of job %d did not start",
+							i + 1, nworkers, job_id),
+					 errhint("Check the server log.")));
+	}
+
+	return started;
+}
+
+/*
+ * tk_launcher_main: launch the workers of every enabled job, then exit.
+ */
+void
+tk_launcher_main(Datum main_arg)
+{
+	int			ret;
+	int			njobs = 0;
+	int			nworkers = 0;
+	uint64		i;
+
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(tk_database, NULL, 0);
+
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "starting enabled trades_kafka jobs");
+
+	ret = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'trades_kafka'",
+					  true, 1);
+	if (ret == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		ret = SPI_execute("SELECT j.id, j.workers, e.extowner, j.generation"
+						  "  FROM trades_kafka.jobs j, pg_catalog.pg_extension e"
+						  " WHERE j.enabled AND e.extname = 'trades_kafka'"
+						  " ORDER BY j.id", true, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read trades_kafka.jobs: %s",
+				 SPI_result_code_string(ret));
+
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			int			job_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+			int			workers = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+			Oid			owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+			int64		generation = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+
+			nworkers += tk_launch_workers(job_id, generation, MyDatabaseId, owner,
+										  workers, false);
+			njobs++;
+		}
+		ereport(LOG,
+				(errmsg("trades_kafka launcher started %d workers for %d enabled jobs in database \"%s\"",
+						nworkers, njobs, tk_database)));
+	}
+	else
+		ereport(LOG,
+				(errmsg("trades_kafka launcher found no trades_kafka extension in database \"%s\"",
+						tk_database),
+				 errhint("Set trades_kafka.database to the database where CREATE EXTENSION trades_kafka was run.")));
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	proc_exit(0);
+}
