@@ -19,7 +19,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress tests, run in this order against a running server
 REGRESS = setup objects arguments privileges
-REGRESS_OPTS = --dbname=trades_kafka_regression
+REGRESS_OPTS = --load-extension=plpgsql
 
 PG_CONFIG ?= pg_config
 PKG_CONFIG ?= pkg-config

@@ -135,7 +135,7 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'trades_kafka_status'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION trades_kafka.status() IS
-	'One row per running trades_kafka worker: state, assigned partitions and counters';
+	'One row per running trades_kafka worker of this database: state, assigned partitions and counters';
 
 CREATE TYPE trades_kafka.partition_lag AS (
 	topic				text,

@@ -267,7 +267,7 @@ trades_kafka_stop(PG_FUNCTION_ARGS)
 }
 
 /*
- * trades_kafka_status: one row per running worker.
+ * trades_kafka_status: one row per running worker of this database.
  */
 Datum
 trades_kafka_status(PG_FUNCTION_ARGS)
@@ -284,9 +284,13 @@ trades_kafka_status(PG_FUNCTION_ARGS)
 		TkWorkerStatus *s = &slots[i];
 		Datum		values[12];
 		bool		nulls[12];
-		Datum	   *parts = palloc(sizeof(Datum) * Max(s->npartitions, 1));
+		Datum	   *parts;
 		int			p;
 
+		/* jobs belong to a database: show this database's workers */
+		if (s->database != MyDatabaseId)
+			continue;
+		parts = palloc(sizeof(Datum) * Max(s->npartitions, 1));
 		memset(nulls, 0, sizeof(nulls));
 		for (p = 0; p < s->npartitions; p++)
 			parts[p] = Int32GetDatum(s->partitions[p]);
