@@ -177,6 +177,19 @@ tk_worker_load_job(int job_id, int64 generation)
 		StartTransactionCommand();
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
+		/* after DROP EXTENSION a restarted worker has nothing to serve */
+		ret = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'trades_kafka'",
+						  true, 1);
+		if (ret != SPI_OK_SELECT || SPI_processed == 0)
+		{
+			SPI_finish();
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			ereport(LOG,
+					(errmsg("trades_kafka worker of job %d exits: the extension was dropped",
+							job_id)));
+			return false;
+		}
 		ret = SPI_execute_with_args("SELECT topic, group_id, brokers, options, enabled, generation"
 									"  FROM trades_kafka.jobs WHERE id = $1",
 									1, argtypes, values, NULL, true, 1);
