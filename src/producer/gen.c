@@ -13,7 +13,8 @@
  * first message has opts->first_version); one in twenty repeats the
  * current version with new fields (the store's same-version override).
  * counter_party_id and book_id come from small pools, maturity_date is
- * today + 1 .. today + 3650 and created_date is today.  The JSON is written
+ * today + 1 .. today + 3650 and created_date is today, but for one in
+ * twenty which leaves it out (the consumer then uses its own date).  The JSON is written
  * by trade_format_json(), the same code the model owns.
  *
  * Invalid messages.  A share opts->invalid_ratio of the messages is bad on
@@ -43,6 +44,8 @@
 #define GEN_MATURITY_DAYS		3650
 /* One valid message in this many repeats the current version */
 #define GEN_SAME_VERSION_EVERY	20
+/* One valid message in this many leaves created_date to the consumer */
+#define GEN_NO_CREATED_EVERY	20
 /* Room for every message but too_large ones */
 #define GEN_SMALL_BYTES			1024
 
@@ -50,6 +53,7 @@ typedef enum GenKindId
 {
 	K_OK_NEXT_VERSION,
 	K_OK_SAME_VERSION,
+	K_OK_NO_CREATED_DATE,
 	K_MALFORMED_TRUNCATED,
 	K_MALFORMED_BAD_TOKEN,
 	K_MALFORMED_BINARY,
@@ -98,6 +102,7 @@ typedef struct GenKind
 static const GenKind kinds[K_COUNT] = {
 	[K_OK_NEXT_VERSION] = {"ok/next_version", TRADE_OK, NULL},
 	[K_OK_SAME_VERSION] = {"ok/same_version", TRADE_OK, NULL},
+	[K_OK_NO_CREATED_DATE] = {"ok/no_created_date", TRADE_OK, NULL},
 	[K_MALFORMED_TRUNCATED] = {"malformed_json/truncated", TRADE_MALFORMED_JSON, NULL},
 	[K_MALFORMED_BAD_TOKEN] = {"malformed_json/bad_token", TRADE_MALFORMED_JSON, NULL},
 	[K_MALFORMED_BINARY] = {"malformed_json/binary", TRADE_MALFORMED_JSON, NULL},
@@ -510,8 +515,15 @@ make_valid(Generator *g, int32_t id)
 		current > 0 ? current + 1 : g->opts.first_version;
 
 	make_trade(g, id, version, &g->msg.trade);
-	format_trade(g, &g->msg.trade);
 	g->msg.kind = same ? K_OK_SAME_VERSION : K_OK_NEXT_VERSION;
+	if (rng_below(g, GEN_NO_CREATED_EVERY) == 0)
+	{
+		/* Optional: the consumer takes its own current date */
+		g->msg.trade.has_created_date = false;
+		if (!same)
+			g->msg.kind = K_OK_NO_CREATED_DATE;
+	}
+	format_trade(g, &g->msg.trade);
 	g->msg.expect = TRADE_OK;
 
 	g->versions[id] = version;
@@ -704,6 +716,7 @@ make_invalid(Generator *g, GenKindId kind, int32_t id)
 			break;
 		case K_OK_NEXT_VERSION:
 		case K_OK_SAME_VERSION:
+		case K_OK_NO_CREATED_DATE:
 		case K_STALE_VERSION:
 		case K_COUNT:
 			abort();
