@@ -12,12 +12,13 @@
  *
  * Choices the design leaves open, kept here and in the README:
  *
- * - JSON is RFC 8259 JSON.  json-c runs in strict mode (no comments, single
- *	 quotes, trailing commas or trailing data), and json_text_check() then
- *	 rejects what strict json-c still lets through: NaN and Infinity,
- *	 numbers like "1." or "00", raw control characters inside strings, and
- *	 unpaired UTF-16 surrogate escapes (which json-c would silently turn
- *	 into U+FFFD, so that "\ud800" and "\udc00" became the same trade_id).
+ * - JSON is RFC 8259 JSON.  json-c runs in strict mode (no comments,
+ *	 single-quoted values, trailing commas or trailing data), and
+ *	 json_text_check() then rejects what strict json-c 0.16 still lets
+ *	 through: single-quoted keys, NaN and Infinity, numbers like "1." or
+ *	 "00", raw control characters inside strings, and unpaired UTF-16
+ *	 surrogate escapes (which json-c would silently turn into U+FFFD, so
+ *	 that "\ud800" and "\udc00" became the same trade_id).
  * - A UTF-8 byte order mark before the JSON is malformed_json: RFC 8259
  *	 forbids senders to add one, and a producer that does is misconfigured.
  * - A message with the same key twice keeps the last value, like json-c
@@ -441,6 +442,12 @@ json_text_check(const unsigned char *s, size_t len, size_t *where)
 		{
 			*where = i;
 			return "NaN and Infinity are not JSON";
+		}
+		else if (c == '\'')
+		{
+			/* strict json-c still takes 'key' */
+			*where = i;
+			return "single-quoted strings are not JSON";
 		}
 		else
 			i++;
