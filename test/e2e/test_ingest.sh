@@ -53,10 +53,11 @@ check_eq "rejects by reason equal the reference model" \
 
 nrejects="$(awk -F'\t' '{s += $2} END {print s + 0}' "$work/expect/rejects.tsv")"
 check_eq "every message in exactly one place (no offset twice)" 0 \
-    "$(sql "SELECT count(*) FROM (SELECT kafka_partition, kafka_offset FROM trades_kafka.trades WHERE kafka_topic = '$topic'
-                                  UNION ALL
-                                  SELECT kafka_partition, kafka_offset FROM trades_kafka.rejects WHERE kafka_topic = '$topic') x
-            GROUP BY kafka_partition, kafka_offset HAVING count(*) > 1")" 
+    "$(sql "SELECT count(*) FROM (
+              SELECT 1 FROM (SELECT kafka_partition, kafka_offset FROM trades_kafka.trades WHERE kafka_topic = '$topic'
+                             UNION ALL
+                             SELECT kafka_partition, kafka_offset FROM trades_kafka.rejects WHERE kafka_topic = '$topic') x
+              GROUP BY kafka_partition, kafka_offset HAVING count(*) > 1) dup")"
 check_eq "rejects keep the raw payload" 0 \
     "$(sql "SELECT count(*) FROM trades_kafka.rejects WHERE kafka_topic = '$topic' AND (payload IS NULL OR length(payload) = 0 OR kafka_key IS NULL)")"
 check_eq "invalid_field names the field" 0 \
