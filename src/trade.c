@@ -19,6 +19,15 @@
  *	 "00", raw control characters inside strings, and unpaired UTF-16
  *	 surrogate escapes (which json-c would silently turn into U+FFFD, so
  *	 that "\ud800" and "\udc00" became the same trade_id).
+ * - json-c 0.16 decodes an escaped surrogate pair wrongly when the code
+ *	 point it spells lies in U+xD800..U+xDFFF of a supplementary plane
+ *	 (U+1D800, U+2D800...): it stores U+FFFD and may merge the next escape.
+ *	 Such a message is malformed_json with a detail saying to send the
+ *	 character as UTF-8, which json-c passes through untouched.
+ * - json-c keeps a pending high surrogate across json_tokener_reset(), so
+ *	 a message that fails inside a surrogate pair would change the first
+ *	 escape of the next one ("\u00e9" became U+FFFD U+00E9).  The parser
+ *	 therefore gets a new tokener after every message json-c refuses.
  * - A UTF-8 byte order mark before the JSON is malformed_json: RFC 8259
  *	 forbids senders to add one, and a producer that does is misconfigured.
  * - A message with the same key twice keeps the last value, like json-c
@@ -61,6 +70,14 @@
 #define TRADE_PRINTF(f, a)
 #endif
 
+/*
+ * Strict, but without JSON_TOKENER_VALIDATE_UTF8: json-c 0.16's check lets
+ * overlong forms, surrogates and code points past U+10FFFF through, and it
+ * would make a bad byte in trade_id malformed_json where the design says
+ * invalid_field.  check_text() validates the strings we keep, fully.
+ */
+static const int json_tokener_flags = JSON_TOKENER_STRICT;
+
 struct TradeParser
 {
 	struct json_tokener *tok;
@@ -75,14 +92,16 @@ typedef enum DateError
 } DateError;
 
 static void set_detail(char *detail, size_t detail_size, const char *fmt,...) TRADE_PRINTF(3, 4);
-static TradeReason parse_json(struct json_tokener *tok, const char *buf,
+static TradeReason parse_json(TradeParser *parser, const char *buf,
 							  size_t len, json_object **root,
 							  char *detail, size_t detail_size);
+static TradeReason json_failed(TradeParser *parser);
 static bool is_json_ws(unsigned char c);
 static const char *json_text_check(const unsigned char *s, size_t len,
-								   size_t *where);
+								   size_t *where, bool *unsupported);
 static size_t skip_string(const unsigned char *s, size_t len, size_t i,
-						  const char **problem, size_t *where);
+						  const char **problem, size_t *where,
+						  bool *unsupported);
 static bool read_hex4(const unsigned char *s, size_t len, size_t i,
 					  unsigned int *value);
 static size_t skip_number(const unsigned char *s, size_t len, size_t i);
@@ -136,15 +155,7 @@ trade_parser_new(void)
 		free(parser);
 		return NULL;
 	}
-
-	/*
-	 * Strict, but without JSON_TOKENER_VALIDATE_UTF8: json-c 0.16's check
-	 * lets overlong forms, surrogates and code points past U+10FFFF
-	 * through, and it would make a bad byte in trade_id malformed_json
-	 * where the design says invalid_field.  check_text() validates the
-	 * strings we keep, fully.
-	 */
-	json_tokener_set_flags(parser->tok, JSON_TOKENER_STRICT);
+	json_tokener_set_flags(parser->tok, json_tokener_flags);
 	return parser;
 }
 
@@ -247,7 +258,7 @@ trade_parse(TradeParser *parser, const char *buf, size_t len,
 		return TRADE_MALFORMED_JSON;
 	}
 
-	reason = parse_json(parser->tok, buf, len, &root, detail, detail_size);
+	reason = parse_json(parser, buf, len, &root, detail, detail_size);
 	if (reason != TRADE_OK)
 		return reason;
 
@@ -297,15 +308,17 @@ trade_parse(TradeParser *parser, const char *buf, size_t len,
  * or say why the bytes are not one JSON value.
  */
 static TradeReason
-parse_json(struct json_tokener *tok, const char *buf, size_t len,
+parse_json(TradeParser *parser, const char *buf, size_t len,
 		   json_object **root, char *detail, size_t detail_size)
 {
+	struct json_tokener *tok = parser->tok;
 	const unsigned char *s = (const unsigned char *) buf;
 	json_object *obj;
 	enum json_tokener_error err;
 	size_t		end;
 	size_t		i;
 	const char *problem;
+	bool		unsupported = false;
 
 	*root = NULL;
 	for (i = 0; i < len && is_json_ws(s[i]); i++)
@@ -339,17 +352,15 @@ parse_json(struct json_tokener *tok, const char *buf, size_t len,
 		err = json_tokener_get_error(tok);
 		if (err == json_tokener_continue)
 		{
-			json_tokener_reset(tok);
 			set_detail(detail, detail_size,
 					   "invalid JSON: the message ends inside a value");
-			return TRADE_MALFORMED_JSON;
+			return json_failed(parser);
 		}
 	}
 
 	if (err != json_tokener_success)
 	{
 		json_object_put(obj);
-		json_tokener_reset(tok);
 		if (err == json_tokener_error_depth)
 			set_detail(detail, detail_size,
 					   "invalid JSON: nesting deeper than %d levels",
@@ -360,7 +371,7 @@ parse_json(struct json_tokener *tok, const char *buf, size_t len,
 		else
 			set_detail(detail, detail_size, "invalid JSON at offset %zu: %s",
 					   end, json_tokener_error_desc(err));
-		return TRADE_MALFORMED_JSON;
+		return json_failed(parser);
 	}
 	json_tokener_reset(tok);
 
@@ -382,17 +393,41 @@ parse_json(struct json_tokener *tok, const char *buf, size_t len,
 		return TRADE_MALFORMED_JSON;
 	}
 
-	problem = json_text_check(s, len, &i);
+	problem = json_text_check(s, len, &i, &unsupported);
 	if (problem != NULL)
 	{
 		json_object_put(obj);
-		set_detail(detail, detail_size, "invalid JSON at offset %zu: %s",
-				   i, problem);
+		set_detail(detail, detail_size, "%s JSON at offset %zu: %s",
+				   unsupported ? "unsupported" : "invalid", i, problem);
 		return TRADE_MALFORMED_JSON;
 	}
 
 	*root = obj;
 	return TRADE_OK;
+}
+
+/*
+ * json_failed: forget everything json-c kept of a message it refused.
+ *
+ * json_tokener_reset() leaves a pending high surrogate behind (json-c
+ * 0.16), which the next message's first \u escape would pick up, so the
+ * tokener is replaced.  Should that allocation fail, the old one is reset
+ * and kept: a wrong character beats a dead worker.
+ */
+static TradeReason
+json_failed(TradeParser *parser)
+{
+	struct json_tokener *fresh = json_tokener_new_ex(TRADE_MAX_DEPTH);
+
+	if (fresh == NULL)
+	{
+		json_tokener_reset(parser->tok);
+		return TRADE_MALFORMED_JSON;
+	}
+	json_tokener_set_flags(fresh, json_tokener_flags);
+	json_tokener_free(parser->tok);
+	parser->tok = fresh;
+	return TRADE_MALFORMED_JSON;
 }
 
 /* is_json_ws: the four whitespace bytes of RFC 8259 */
@@ -412,7 +447,8 @@ is_json_ws(unsigned char c)
  * Returns NULL, or a static description and the offset in *where.
  */
 static const char *
-json_text_check(const unsigned char *s, size_t len, size_t *where)
+json_text_check(const unsigned char *s, size_t len, size_t *where,
+				bool *unsupported)
 {
 	size_t		i = 0;
 	const char *problem = NULL;
@@ -423,7 +459,7 @@ json_text_check(const unsigned char *s, size_t len, size_t *where)
 
 		if (c == '"')
 		{
-			i = skip_string(s, len, i, &problem, where);
+			i = skip_string(s, len, i, &problem, where, unsupported);
 			if (problem != NULL)
 				return problem;
 		}
@@ -457,11 +493,12 @@ json_text_check(const unsigned char *s, size_t len, size_t *where)
 
 /*
  * skip_string: s[i] opens a string; return the offset after its closing
- * quote.  On a problem, set *problem and *where.
+ * quote.  On a problem, set *problem and *where, and *unsupported if the
+ * text is JSON that json-c cannot decode faithfully.
  */
 static size_t
 skip_string(const unsigned char *s, size_t len, size_t i,
-			const char **problem, size_t *where)
+			const char **problem, size_t *where, bool *unsupported)
 {
 	bool		has_nul = false;
 	size_t		j;
@@ -470,6 +507,7 @@ skip_string(const unsigned char *s, size_t len, size_t i,
 	{
 		unsigned int hi;
 		unsigned int lo;
+		unsigned int cp;
 
 		if (s[i] < 0x20)
 		{
@@ -505,6 +543,15 @@ skip_string(const unsigned char *s, size_t len, size_t i,
 			{
 				*where = i;
 				*problem = "unpaired UTF-16 surrogate escape";
+				return len;
+			}
+			/* json-c mistakes U+xD800..U+xDFFF for a surrogate once decoded */
+			cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+			if ((cp & 0xF800) == 0xD800)
+			{
+				*where = i;
+				*unsupported = true;
+				*problem = "json-c cannot decode this escaped character; send it as UTF-8";
 				return len;
 			}
 			i += 6;

@@ -830,6 +830,79 @@ test_duplicate_keys(void **state)
 	EXPECT(buf, TRADE_MALFORMED_JSON, "invalid JSON");
 }
 
+/*
+ * json-c 0.16 decodes the escaped surrogate pairs of U+xD800..U+xDFFF in
+ * the supplementary planes wrongly: refused, and the raw UTF-8 accepted.
+ */
+static void
+test_json_c_bad_escapes(void **state)
+{
+	static const char *const refused[] = {
+		"\"\\ud836\\udc00\"", "\"\\ud837\\udfff\"", "\"x\\ud837\\ude00y\"",
+		"\"\\ud876\\udc00\"", "\"\\udbf6\\udc00\"",
+	};
+	static const struct
+	{
+		const char *value;
+		const char *utf8;
+	}			kept[] = {
+		{"\"\\ud835\\udfff\"", "\xF0\x9D\x9F\xBF"},	/* U+1D7FF */
+		{"\"\\ud838\\udc00\"", "\xF0\x9E\x80\x80"},	/* U+1E000 */
+		{"\"\xF0\x9D\xA0\x80\"", "\xF0\x9D\xA0\x80"},	/* U+1D800 raw */
+		{"\"\xF0\xAD\xA0\x80\"", "\xF0\xAD\xA0\x80"},	/* U+2D800 raw */
+	};
+	Trade		t;
+	size_t		i;
+
+	(void) state;
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+	{
+		EXPECT(msg("trade_id", refused[i]), TRADE_MALFORMED_JSON,
+			   "unsupported JSON at offset 1");
+		EXPECT(msg("note", refused[i]), TRADE_MALFORMED_JSON, "unsupported JSON");
+	}
+	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+	{
+		EXPECT_TRADE(msg("trade_id", kept[i].value), &t);
+		assert_string_equal(t.trade_id, kept[i].utf8);
+	}
+}
+
+/*
+ * A message json-c refuses inside a surrogate pair must not change the
+ * next one: json-c 0.16 keeps the pending high surrogate across
+ * json_tokener_reset().
+ */
+static void
+test_no_state_between_messages(void **state)
+{
+	static const char pair[] = "{\"a\":\"\\ud83d\\ude00\"}";
+	static const char *const broken[] = {
+		"{\"a\":\"\\ud83d\\u12x\"}", "{\"a\":\"\\ud83d\\u\"}",
+		"{\"a\":\"\\ud83d\\ude0", "{\"a\":\"\\ud83d\\", "{\"a\":\"\\ud83d",
+	};
+	const char *good = msg("trade_id", "\"\\u00e9\"");
+	char		keep[MSG_SIZE];
+	Trade		t;
+	size_t		i;
+
+	(void) state;
+	snprintf(keep, sizeof(keep), "%s", good);
+	for (i = 0; i < sizeof(broken) / sizeof(broken[0]); i++)
+	{
+		EXPECT(broken[i], TRADE_MALFORMED_JSON, "invalid JSON");
+		EXPECT_TRADE(keep, &t);
+		assert_string_equal(t.trade_id, "\xC3\xA9");
+	}
+	/* every cut of a message inside a pair */
+	for (i = 1; i < sizeof(pair) - 1; i++)
+	{
+		EXPECT_LEN(pair, i, TRADE_MALFORMED_JSON, "invalid JSON");
+		EXPECT_TRADE(keep, &t);
+		assert_string_equal(t.trade_id, "\xC3\xA9");
+	}
+}
+
 /* ------------------------------------------------------------------------
  * The reject detail
  */
@@ -1206,6 +1279,8 @@ main(void)
 		cmocka_unit_test(test_matured),
 		cmocka_unit_test(test_ignored_fields),
 		cmocka_unit_test(test_duplicate_keys),
+		cmocka_unit_test(test_json_c_bad_escapes),
+		cmocka_unit_test(test_no_state_between_messages),
 		cmocka_unit_test(test_detail_contract),
 		cmocka_unit_test(test_parser_reuse),
 		cmocka_unit_test(test_date_known_values),
