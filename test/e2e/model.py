@@ -3,17 +3,19 @@
 trade-store rules, for the end-to-end tests.
 
   model.py mix  --today D --count N --seed S --messages F --expect DIR
+               [--payloads F] [--prefix P]
       a known mix of every outcome (valid, same-version override, higher
       version, stale version, matured, maturity today, malformed, not an
       object, missing and invalid fields); DIR receives trades.tsv (the
       expected table, sorted) and rejects.tsv (reason<TAB>count, sorted)
-  model.py unique --count N --messages F
+  model.py unique --count N --messages F [--prefix P]
       N valid trades with distinct (trade_id, version): for exact counting
 
 Messages are written one per line as key<TAB>payload, for kcat -K '\\t'.
 The model applies the rules of DESIGN.md section 3 message by message in
 file order, which is Kafka's order within a partition because the key is
-the trade_id.
+the trade_id.  The trades table is shared by every topic, and the rules
+compare versions per trade_id: each test gives its own --prefix.
 """
 import argparse
 import datetime
@@ -67,7 +69,7 @@ def mix(args):
         ["missing"] * 4 + ["null"] * 2 + ["bad_version"] * 4 + ["bad_date"] * 3 + \
         ["long_id"] * 2 + ["empty_cp"] * 1
     while len(messages) < args.count:
-        tid = "T%d" % rng.randrange(ntrades)
+        tid = "%s%d" % (args.prefix, rng.randrange(ntrades))
         kind = rng.choice(kinds)
         v = version.get(tid, 0)
         cp = "CP-%d" % rng.randrange(20)
@@ -110,6 +112,10 @@ def mix(args):
             messages.append((tid, trade(tid, 1, mat, None, ""), "invalid_field"))
 
     write_messages(args.messages, messages)
+    if args.payloads:
+        with open(args.payloads, "w") as f:
+            for _key, payload, _ in messages:
+                f.write(payload + "\n")
     trades, rejects = apply_rules(messages, args.today)
     os.makedirs(args.expect, exist_ok=True)
     with open(os.path.join(args.expect, "trades.tsv"), "w") as f:
@@ -123,7 +129,7 @@ def mix(args):
 def unique(args):
     messages = []
     for i in range(args.count):
-        tid = "U%d" % i
+        tid = "%s%d" % (args.prefix, i)
         messages.append((tid, trade(tid, 1, "2099-12-31", "2026-01-01"), "ok"))
     write_messages(args.messages, messages)
 
@@ -144,9 +150,12 @@ def main():
     m.add_argument("--seed", type=int, default=1)
     m.add_argument("--messages", required=True)
     m.add_argument("--expect", required=True)
+    m.add_argument("--payloads", help="also write the payloads alone, one per line")
+    m.add_argument("--prefix", default="T", help="trade ids are PREFIX<n>")
     u = sub.add_parser("unique")
     u.add_argument("--count", type=int, required=True)
     u.add_argument("--messages", required=True)
+    u.add_argument("--prefix", default="U", help="trade ids are PREFIX<n>")
     args = p.parse_args()
     {"mix": mix, "unique": unique}[args.cmd](args)
     return 0
