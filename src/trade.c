@@ -76,7 +76,7 @@
  * would make a bad byte in trade_id malformed_json where the design says
  * invalid_field.  check_text() validates the strings we keep, fully.
  */
-static const int json_tokener_flags = JSON_TOKENER_STRICT;
+static const int trade_json_flags = JSON_TOKENER_STRICT;
 
 struct TradeParser
 {
@@ -91,7 +91,8 @@ typedef enum DateError
 	DATE_NOT_IN_CALENDAR		/* e.g. 2027-02-29 or 2026-13-01 */
 } DateError;
 
-static void set_detail(char *detail, size_t detail_size, const char *fmt,...) TRADE_PRINTF(3, 4);
+static void set_detail(char *detail, size_t detail_size, const char *fmt,...)
+			TRADE_PRINTF(3, 4);
 static TradeReason parse_json(TradeParser *parser, const char *buf,
 							  size_t len, json_object **root,
 							  char *detail, size_t detail_size);
@@ -155,7 +156,7 @@ trade_parser_new(void)
 		free(parser);
 		return NULL;
 	}
-	json_tokener_set_flags(parser->tok, json_tokener_flags);
+	json_tokener_set_flags(parser->tok, trade_json_flags);
 	return parser;
 }
 
@@ -424,7 +425,7 @@ json_failed(TradeParser *parser)
 		json_tokener_reset(parser->tok);
 		return TRADE_MALFORMED_JSON;
 	}
-	json_tokener_set_flags(fresh, json_tokener_flags);
+	json_tokener_set_flags(fresh, trade_json_flags);
 	json_tokener_free(parser->tok);
 	parser->tok = fresh;
 	return TRADE_MALFORMED_JSON;
