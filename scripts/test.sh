@@ -143,6 +143,15 @@ ensure_stack() {
         log "PostgreSQL is down after $1: starting it"
         bash "$TK_SCRIPTS/pg.sh" start || true
     fi
+    # a server still in crash recovery (a killed backend) refuses sessions
+    if ! pg_accepts; then
+        log "PostgreSQL refuses connections after $1: waiting up to 120 s"
+        poll 120 pg_accepts || log "PostgreSQL still refuses connections"
+    fi
+}
+
+pg_accepts() {
+    psql -X -A -t -q -d postgres -c "SELECT 1" >/dev/null 2>&1
 }
 
 run_e2e() {
