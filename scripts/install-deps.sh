@@ -37,7 +37,7 @@ if (( ${#missing[@]} == 0 )); then
 fi
 
 need_root "installing ${missing[*]}"
-mkdir -p "$TK_STATE_DIR"
+ensure_state_dir
 aptlog="$TK_STATE_DIR/install-deps.log"
 log "installing ${missing[*]} (log: $aptlog)"
 export DEBIAN_FRONTEND=noninteractive

@@ -47,6 +47,7 @@ fetch() {
     fi
     command -v mvn >/dev/null || die "mvn is missing: run scripts/install-deps.sh"
     log "fetching Apache Kafka's jars from Maven Central into $LIBS"
+    ensure_state_dir
     mkdir -p "$KDIR" "$LOGDIR"
     rm -rf "$LIBS.tmp"
     # its own local repository, so that the state dir holds the whole cache
@@ -75,6 +76,7 @@ need_libs() {
 # write_config: server.properties and the log4j2 files, rewritten at every
 # start so that the ports follow the environment
 write_config() {
+    ensure_state_dir
     mkdir -p "$CONF" "$DATA" "$LOGDIR"
     cat > "$CONF/server.properties" <<EOF
 # written by scripts/kafka.sh at every start: edit that script, not this file
@@ -174,6 +176,7 @@ start() {
     format_storage
 
     log "starting the broker on $TK_BROKERS (log: $LOGFILE)"
+    rotate_log "$LOGFILE"
     printf '\n===== %s start\n' "$(date '+%F %T')" >> "$LOGFILE"
     rm -f "$PIDFILE"
     # its own session, so that the broker outlives the shell that started it;

@@ -96,6 +96,22 @@ port_open() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# ensure_state_dir: create $TK_STATE_DIR, searchable by the PostgreSQL user
+ensure_state_dir() {
+    if [[ ! -d "$TK_STATE_DIR" ]]; then
+        mkdir -p "$TK_STATE_DIR"
+        chmod 755 "$TK_STATE_DIR"
+    fi
+}
+
+# rotate_log FILE: past 64 MiB, FILE becomes FILE.1 (replacing an older
+# one), so that logs appended at every start stay bounded
+rotate_log() {
+    if [[ -f "$1" ]] && (( $(stat -c %s "$1") > 64 * 1024 * 1024 )); then
+        mv -f "$1" "$1.1"
+    fi
+}
+
 # show_log_tail FILE [LINES]: the end of a log, on stderr, to explain a failure
 show_log_tail() {
     local file="$1" lines="${2:-40}"

@@ -66,7 +66,8 @@ ensure_user() {
     [[ "$(id -u "$TK_PG_OS_USER")" != 0 ]] || die "TK_PG_OS_USER must not be root"
     if [[ ! -d "$PGDIR" || "$(stat -c %U "$PGDIR")" != "$TK_PG_OS_USER" ]]; then
         need_root "preparing $PGDIR"
-        mkdir -p "$TK_STATE_DIR" "$PGDIR"
+        ensure_state_dir
+        mkdir -p "$PGDIR"
         chown "$TK_PG_OS_USER:" "$PGDIR"
     fi
     as_pg mkdir -p "$PGDIR/log" "$SOCKDIR"
@@ -172,6 +173,7 @@ start() {
         die "trades_kafka.so is not installed: run scripts/pg.sh install-ext (or set TK_SKIP_EXT=1)"
     fi
     log "starting PostgreSQL on 127.0.0.1:$TK_PG_PORT (log: $LOGFILE)"
+    rotate_log "$LOGFILE"
     if [[ -n "$TK_SKIP_EXT" ]]; then echo not-preloaded; else library_sha; fi > "$LOADED_LIB"
     if ! pg_ctl_ -l "$LOGFILE" -w -t "$START_SECONDS" start >/dev/null; then
         show_log_tail "$LOGFILE"

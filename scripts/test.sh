@@ -155,7 +155,7 @@ pg_accepts() {
 }
 
 run_e2e() {
-    local scripts=() f name log rc p f_ p_total=0 f_total=0 t0 previous="stack up"
+    local scripts=() f name log rc pid p f_ p_total=0 f_total=0 t0 previous="stack up"
     mapfile -t scripts < <(e2e_scripts)
     if (( ${#scripts[@]} == 0 )); then
         banner "e2e"
@@ -171,7 +171,16 @@ run_e2e() {
         banner "e2e: $name"
         t0=$SECONDS
         rc=0
-        timeout -k 10 "$E2E_TIMEOUT" bash "$f" </dev/null 2>&1 | tee "$log" || rc=$?
+        # into a file, shown as it grows: a child the script leaves behind
+        # cannot hold a pipe open and stall the run.  timeout leads a
+        # process group of its own; what is left in it afterwards is ended.
+        # (The broker and the postmaster start in sessions of their own.)
+        : > "$log"
+        timeout -k 10 "$E2E_TIMEOUT" bash "$f" </dev/null >"$log" 2>&1 &
+        pid=$!
+        tail -n +1 --pid="$pid" -f "$log"
+        wait "$pid" || rc=$?
+        kill -TERM -- "-$pid" 2>/dev/null || true
         p="$(grep -c '^ok - ' "$log" || true)"
         f_="$(grep -c '^not ok - ' "$log" || true)"
         if (( rc == 124 || rc == 137 )); then
