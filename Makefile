@@ -84,6 +84,6 @@ test/fuzz/fuzz_trade: test/fuzz/fuzz_trade.c src/trade.c src/trade.h
 
 fuzz: test/fuzz/fuzz_trade
 	mkdir -p test/fuzz/work
-	./test/fuzz/fuzz_trade -max_total_time=$(FUZZ_SECONDS) -max_len=4096 test/fuzz/work test/fuzz/corpus
+	./test/fuzz/fuzz_trade -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=test/fuzz/ test/fuzz/work test/fuzz/corpus
 
 .PHONY: unit fuzz install-producer
