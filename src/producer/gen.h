@@ -49,7 +49,9 @@ typedef struct GenMessage
 	TradeReason expect;			/* TRADE_OK or the intended reject reason */
 	int			kind;			/* index for gen_kind_name() */
 	const char *field;			/* missing_field, invalid_field: the field */
-	Trade		trade;			/* TRADE_OK, TRADE_STALE_VERSION: what was written */
+	Trade		trade;			/* TRADE_OK, TRADE_STALE_VERSION: what was
+								 * written; otherwise the trade the message
+								 * was made from */
 	int32_t		stored_version; /* TRADE_STALE_VERSION: a higher version sent
 								 * earlier under the same key */
 } GenMessage;
