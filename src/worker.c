@@ -90,6 +90,10 @@ static TkPartitionPos *positions = NULL;
 static int	npositions = 0;
 static int	positions_size = 0;
 
+/* the broker was last seen unreachable; checked again every second */
+static bool broker_down = false;
+static TimestampTz broker_checked_at = 0;
+
 /* for the periodic summary */
 static int64 summary_stored = 0;
 static int64 summary_rejected[TRADE_REASON_COUNT];
@@ -107,6 +111,7 @@ static void tk_worker_expire(void);
 static void tk_worker_log_summary(void);
 static void tk_worker_publish_partitions(void);
 static TkPartitionPos *tk_worker_position(int32 partition, bool create);
+static void tk_worker_check_broker(void);
 
 static void
 tk_worker_sigterm(SIGNAL_ARGS)
@@ -402,7 +407,16 @@ tk_worker_serve_events(void)
 		}
 		if (event.kind == TK_EVENT_LOG)
 		{
-			ereport(event.level <= 4 ? LOG : event.level <= 6 ? DEBUG1 : DEBUG2,
+			int			elevel = event.level <= 4 ? LOG : event.level <= 6 ? DEBUG1 : DEBUG2;
+
+			/*
+			 * Offsets committed to Kafka are only informative (PostgreSQL
+			 * holds the truth), and they fail on every batch while the
+			 * coordinator is away: not worth a line each at LOG.
+			 */
+			if (strncmp(event.text, "COMMITFAIL:", 11) == 0)
+				elevel = DEBUG1;
+			ereport(elevel,
 					(errmsg("trades_kafka worker %d/%d of job %d: librdkafka: %s",
 							job.worker_index + 1, job.nworkers, job.id, event.text)));
 			continue;
@@ -417,7 +431,11 @@ tk_worker_serve_events(void)
 		if (event.err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
 			event.err == RD_KAFKA_RESP_ERR__TRANSPORT ||
 			event.err == RD_KAFKA_RESP_ERR__RESOLVE)
+		{
+			broker_down = true;
+			broker_checked_at = GetCurrentTimestamp();
 			tk_status_set_state(status_slot, "broker unreachable");
+		}
 		ereport(LOG,
 				(errmsg("trades_kafka worker %d/%d of job %d: Kafka error %s: %s",
 						job.worker_index + 1, job.nworkers, job.id,
@@ -503,6 +521,11 @@ tk_worker_store_held(void)
 	}
 	tk_worker_commit_to_kafka(&batch);
 	tk_status_add_batch(status_slot, consumed, batch.stored, batch.rejected_by_reason);
+	if (broker_down)
+	{
+		broker_down = false;
+		tk_status_set_state(status_slot, "consuming");
+	}
 	summary_stored += batch.stored;
 	for (r = 0; r < TRADE_REASON_COUNT; r++)
 		summary_rejected[r] += batch.rejected_by_reason[r];
@@ -590,6 +613,33 @@ tk_worker_log_summary(void)
 	summary_stored = 0;
 	memset(summary_rejected, 0, sizeof(summary_rejected));
 	summary_since = now;
+}
+
+/*
+ * tk_worker_check_broker: librdkafka reports a broker going away but not
+ * coming back, so while one is down, ask for metadata once a second; an
+ * answer means the state in status() can say so again.
+ */
+static void
+tk_worker_check_broker(void)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	TimestampTz now;
+
+	if (!broker_down)
+		return;
+	now = GetCurrentTimestamp();
+	if (!TimestampDifferenceExceeds(broker_checked_at, now, 1000))
+		return;
+	broker_checked_at = now;
+	if (rd_kafka_metadata(consumer, 0, NULL, &md, 200) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return;
+	rd_kafka_metadata_destroy(md);
+	broker_down = false;
+	tk_status_set_state(status_slot, npositions > 0 ? "consuming" : "waiting");
+	ereport(LOG,
+			(errmsg("trades_kafka worker %d/%d of job %d: the brokers answer again",
+					job.worker_index + 1, job.nworkers, job.id)));
 }
 
 /*
@@ -722,8 +772,7 @@ tk_worker_main(Datum main_arg)
 		}
 
 		tk_worker_store_held();
-		if (nheld == 0 && npositions > 0)
-			tk_status_set_state(status_slot, "consuming");
+		tk_worker_check_broker();
 
 		now = GetCurrentTimestamp();
 		if (job.worker_index == 0 && tk_expire_interval_s > 0 && now >= next_expire)

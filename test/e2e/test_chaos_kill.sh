@@ -42,7 +42,7 @@ trades-producer --brokers "$TK_BROKERS" --topic "$topic" --from "$work/payloads.
 producer_pid=$!
 
 # a session that lives as long as no backend crashes
-sql "SELECT pg_sleep(3600)" >/dev/null 2>&1 &
+psql -X -q -d "$PGDATABASE" -c "SELECT pg_sleep(3600)" >/dev/null 2>&1 &
 sentinel=$!
 killed=0
 for i in $(seq 1 "$kills"); do

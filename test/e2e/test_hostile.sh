@@ -43,7 +43,7 @@ check_eq "the whole corpus is on the topic" "$n" "$(kafka_end_offset_sum "$topic
 
 # a session that lives as long as no backend crashes: a crash restart of
 # the server (which keeps pg_postmaster_start_time) would end it
-sql "SELECT pg_sleep(3600)" >/dev/null 2>&1 &
+psql -X -q -d "$PGDATABASE" -c "SELECT pg_sleep(3600)" >/dev/null 2>&1 &
 sentinel=$!
 alive() { kill -0 "$sentinel" 2>/dev/null; }
 sql "SELECT trades_kafka.start(brokers => '$TK_BROKERS', topic => '$topic', group_id => '$group')" >/dev/null
