@@ -101,11 +101,14 @@ static struct stats
 } stats;
 
 /* Error codes already reported: each kind is reported once */
-static struct
+typedef struct ErrorSet
 {
 	int			codes[MAX_ERROR_KINDS];
 	int			n;
-} reported;
+} ErrorSet;
+
+static ErrorSet delivery_errors;	/* delivery reports and produce() */
+static ErrorSet client_errors;	/* error_cb */
 
 /* Where the messages come from */
 typedef struct Source
@@ -145,7 +148,7 @@ static void conf_set(const char *name, const char *value);
 static void parse_args(int argc, char **argv);
 static double now(void);
 static void on_signal(int sig);
-static bool report_once(int code);
+static bool report_once(ErrorSet *set, int code);
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg,
 					  void *opaque);
 static void error_cb(rd_kafka_t *rk, int err, const char *reason,
@@ -578,15 +581,15 @@ on_signal(int sig)
 	conf.run = conf.run > 0 ? 0 : -1;
 }
 
-/* report_once: true the first time an error code is seen */
+/* report_once: true the first time an error code is seen in the set */
 static bool
-report_once(int code)
+report_once(ErrorSet *set, int code)
 {
-	for (int i = 0; i < reported.n; i++)
-		if (reported.codes[i] == code)
+	for (int i = 0; i < set->n; i++)
+		if (set->codes[i] == code)
 			return false;
-	if (reported.n < MAX_ERROR_KINDS)
-		reported.codes[reported.n++] = code;
+	if (set->n < MAX_ERROR_KINDS)
+		set->codes[set->n++] = code;
 	return true;
 }
 
@@ -607,7 +610,7 @@ dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 		return;
 	}
 	stats.failed++;
-	if (report_once(msg->err))
+	if (report_once(&delivery_errors, msg->err))
 		error("delivery failed: %s (partition %" PRId32 "; further failures "
 			  "of this kind are counted, not shown)",
 			  rd_kafka_err2str(msg->err), msg->partition);
@@ -639,7 +642,7 @@ error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 			conf.run = 0;
 		return;
 	}
-	if (conf.started && report_once(err))
+	if (conf.started && report_once(&client_errors, err))
 		info("%s (librdkafka retries; further errors of this kind not shown)",
 			 reason);
 }
@@ -675,6 +678,7 @@ start_producer(void)
 	char		errstr[512];
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_resp_err_t err;
+	rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
 	double		deadline;
 
 	rd_kafka_conf_set_dr_msg_cb(conf.rk_conf, dr_msg_cb);
@@ -691,30 +695,48 @@ start_producer(void)
 		fatal(EXIT_USAGE, "topic \"%s\": %s", conf.topic,
 			  rd_kafka_err2str(rd_kafka_last_error()));
 
-	/* Ask in slices of a second, so that Ctrl-C is heard meanwhile */
+	/*
+	 * Ask in slices of a second, so that Ctrl-C is heard meanwhile, until
+	 * the brokers answer and know the topic.  The producer's request asks
+	 * the broker to create a missing topic, so a topic still unknown is one
+	 * the broker will not create (or one just created elsewhere, whose
+	 * metadata is on its way: hence the wait).
+	 */
 	deadline = now() + conf.timeout;
-	do
+	for (;;)
 	{
 		double		left = deadline - now();
 
 		err = rd_kafka_metadata(conf.rk, 0, conf.rkt, &md,
 								left < 1 ? (int) (left * 1000) + 1 : 1000);
 		rd_kafka_poll(conf.rk, 0);	/* collect the errors met meanwhile */
-	} while (err != RD_KAFKA_RESP_ERR_NO_ERROR && conf.run > 0 && now() < deadline);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
+			topic_err = md->topic_cnt == 1 ? md->topics[0].err :
+				RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+			rd_kafka_metadata_destroy(md);
+			if (topic_err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+				break;
+			rd_kafka_poll(conf.rk, 200);
+		}
+		if (conf.run <= 0 || now() >= deadline)
+			break;
+	}
 
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR && conf.run <= 0)
+	if (conf.run <= 0)
 		fatal(EXIT_NOT_DELIVERED, "interrupted while reaching brokers %s: "
 			  "nothing sent", conf.brokers);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
 		fatal(EXIT_NOT_DELIVERED, "cannot reach brokers %s within %d s: %s",
 			  conf.brokers, conf.timeout,
 			  conf.first_error[0] ? conf.first_error : rd_kafka_err2str(err));
-
-	if (md->topic_cnt == 1 && md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR &&
-		md->topics[0].err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
+	if (topic_err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+		fatal(EXIT_NOT_DELIVERED, "topic \"%s\" does not exist on brokers %s "
+			  "(and they do not create topics on demand)", conf.topic, conf.brokers);
+	if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+		topic_err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
 		info("topic \"%s\": %s (messages wait for it up to --timeout)",
-			 conf.topic, rd_kafka_err2str(md->topics[0].err));
-	rd_kafka_metadata_destroy(md);
+			 conf.topic, rd_kafka_err2str(topic_err));
 	conf.started = true;
 }
 
@@ -813,7 +835,7 @@ produce(const Message *m)
 		stats.sent++;
 		stats.invalid += m->invalid;
 		stats.failed++;
-		if (report_once(err))
+		if (report_once(&delivery_errors, err))
 			error("cannot send a message of %zu bytes: %s (further failures of "
 				  "this kind are counted, not shown)", m->len, rd_kafka_err2str(err));
 		if (err == RD_KAFKA_RESP_ERR__FATAL)
@@ -1031,6 +1053,9 @@ main(int argc, char **argv)
 				stats.sent, invalid, stats.delivered, stats.failed, elapsed,
 				elapsed > 0 ? (double) stats.delivered / elapsed : 0.0, seed);
 	}
+	if (conf.verbosity >= 2 && stats.queue_full > 0)
+		info("the queue was full %" PRIu64 " times: the broker set the pace",
+			 stats.queue_full);
 	status = stats.delivered == stats.sent && !conf.fatal ? 0 : EXIT_NOT_DELIVERED;
 
 	rd_kafka_topic_destroy(conf.rkt);

@@ -5,7 +5,8 @@
 # Exactly --count messages land on the topic; all versions of a trade land
 # in one partition, in order; --from sends a file byte for byte; Ctrl-C
 # flushes what is in flight; an unreachable broker ends within --timeout in
-# one clear line; a bad -X property is bad usage with librdkafka's reason.
+# one clear line, and so does a missing topic; a bad -X property is bad
+# usage with librdkafka's reason.
 #
 set -euo pipefail
 # shellcheck source=test/e2e/lib.sh
@@ -122,6 +123,14 @@ check_eq "dead broker: one line on stderr" 1 "$(wc -l <"$TMP/dead.err")"
 check "dead broker: says it cannot reach 127.0.0.1:1" \
     grep -q "^trades-producer: cannot reach brokers 127.0.0.1:1 within 5 s: " "$TMP/dead.err"
 check "dead broker: gave up within 5 s + 3 (took ${ms} ms)" test "$ms" -lt 8000
+
+# A topic the broker does not have (and will not create): one line, exit 1
+rc=0
+"$PRODUCER" --brokers "$TK_BROKERS" --topic "$(unique_name producer_missing)" \
+    --timeout 2 2>"$TMP/missing.err" || rc=$?
+check_eq "missing topic: exit 1" 1 "$rc"
+check "missing topic: says so in one line" \
+    grep -qx 'trades-producer: topic "producer_missing_.*" does not exist on brokers .*' "$TMP/missing.err"
 
 # Bad -X: exit 2 with librdkafka's own words
 rc=0
