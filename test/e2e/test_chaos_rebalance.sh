@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_chaos_rebalance.sh: rebalances mid-stream on a 4-partition topic:
 # one worker, then two (which join one after the other, so the first hands
-# partitions over while it consumes), then one again; every message ends in
-# exactly one place and the rule outcomes equal the reference model's.
+# partitions over while it consumes), then one again, while the producer
+# sends at a fixed rate; every message ends in exactly one place and the
+# rule outcomes equal the reference model's.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=test/e2e/lib.sh
@@ -11,12 +12,13 @@ source "$here/lib.sh"
 source "$here/accounting.sh"
 
 count=60000
+rate=2000
 topic="$(unique_name rebalance)"
 group="$(unique_name g)"
 work="$(mktemp -d)"
+producer_pid=
 cleanup() {
-    sql "ALTER SYSTEM RESET trades_kafka.batch_size" >/dev/null 2>&1 || true
-    sql "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+    [[ -n "$producer_pid" ]] && kill "$producer_pid" 2>/dev/null || true
     sql "SELECT trades_kafka.stop(topic => '$topic')" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
@@ -24,19 +26,20 @@ trap cleanup EXIT
 
 today="$(sql "SELECT current_date")"
 python3 "$here/model.py" mix --today "$today" --count "$count" --seed 11 --prefix "$topic-" \
-    --messages "$work/messages.tsv" --expect "$work/expect"
+    --messages "$work/messages.tsv" --payloads "$work/payloads.jsonl" --expect "$work/expect"
 kafka_topic_create "$topic" 4
-kcat -b "$TK_BROKERS" -P -t "$topic" -K $'\t' < "$work/messages.tsv"
-sql "ALTER SYSTEM SET trades_kafka.batch_size = 50" >/dev/null
-sql "SELECT pg_reload_conf()" >/dev/null
+# the stream lasts count / rate seconds, so the rebalances land mid-stream
+trades-producer --brokers "$TK_BROKERS" --topic "$topic" --from "$work/payloads.jsonl" \
+    --rate "$rate" --quiet &
+producer_pid=$!
 
 start_workers() {
     sql "SELECT trades_kafka.start(brokers => '$TK_BROKERS', topic => '$topic', group_id => '$group', workers => $1)" >/dev/null
 }
 more_than() { (( $(stored_count "$topic" "$group") > $1 )); }
 workers_own() {
-    [[ "$(sql "SELECT count(*) || ' ' || sum(cardinality(partitions)) FROM trades_kafka.status()
-               WHERE topic = '$topic' AND batches > 0")" == "$1" ]]
+    [[ "$(sql "SELECT count(*) || ' ' || sum(cardinality(partitions)) || ' ' || count(*) FILTER (WHERE cardinality(partitions) > 0)
+               FROM trades_kafka.status() WHERE topic = '$topic'")" == "$1" ]]
 }
 
 start_workers 1
@@ -45,7 +48,7 @@ check_eq "one worker stops" 1 "$(sql "SELECT trades_kafka.stop(topic => '$topic'
 at1="$(stored_count "$topic" "$group")"
 
 start_workers 2
-if wait_until 60 "two workers sharing 4 partitions" workers_own "2 4"; then
+if wait_until 60 "two workers sharing 4 partitions" workers_own "2 4 2"; then
     ok "two workers share the 4 partitions"
 else
     fail "two workers share the 4 partitions" "$(sql "SELECT pid, partitions, batches FROM trades_kafka.status()")"
@@ -57,6 +60,8 @@ if (( at1 < at2 && at2 < count )); then ok "the rebalances happened mid-stream (
     fail "the rebalances happened mid-stream" "$at1, $at2 of $count"; fi
 
 start_workers 1
+if wait "$producer_pid"; then ok "the producer delivered every message"; else fail "the producer delivered every message"; fi
+producer_pid=
 all() { [[ "$(stored_count "$topic" "$group")" == "$count" ]]; }
 wait_until 180 "every message stored" all || true
 check_accounting "$topic" "$group" "$count" "$work/expect"

@@ -69,8 +69,9 @@ check_eq "status() counters equal what was sent" "$count $((count - nrejects)) $
     "$(sql "SELECT sum(consumed) || ' ' || sum(stored) || ' ' || sum(rejected) FROM trades_kafka.status() WHERE topic = '$topic'")"
 check_eq "status() shows two workers sharing three partitions" "2 3" \
     "$(sql "SELECT count(*) || ' ' || sum(cardinality(partitions)) FROM trades_kafka.status() WHERE topic = '$topic'")"
-check_eq "workers show in pg_stat_activity" 2 \
-    "$(sql "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'trades_kafka worker'")"
+check_eq "workers show in pg_stat_activity as trades_kafka worker" 2 \
+    "$(sql "SELECT count(*) FROM pg_stat_activity a JOIN trades_kafka.status() s ON s.pid = a.pid
+            WHERE s.topic = '$topic' AND a.backend_type = 'trades_kafka worker'")"
 
 check_eq "stop() stops both workers" 2 "$(sql "SELECT trades_kafka.stop(topic => '$topic')")"
 check_eq "no worker left after stop()" 0 \
