@@ -28,7 +28,7 @@ DEPS = rdkafka json-c
 PG_CPPFLAGS = -I$(srcdir)/src $(shell $(PKG_CONFIG) --cflags $(DEPS))
 SHLIB_LINK = $(shell $(PKG_CONFIG) --libs $(DEPS))
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
-EXTRA_CLEAN = trades-producer test/unit/test_trade test/unit/test_producer \
+EXTRA_CLEAN = trades-producer trades-producer.asan test/unit/test_trade test/unit/test_producer \
 	test/unit/*.asan test/fuzz/fuzz_trade
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -87,3 +87,7 @@ fuzz: test/fuzz/fuzz_trade
 	./test/fuzz/fuzz_trade -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=test/fuzz/ test/fuzz/work test/fuzz/corpus
 
 .PHONY: unit fuzz install-producer
+
+# the producer under ASan+UBSan, for the sanitize suite of scripts/test.sh
+trades-producer.asan: $(PRODUCER_SRC) $(PRODUCER_HDR)
+	$(CC_PLAIN) $(PLAIN_CFLAGS) $(SAN_FLAGS) $(JSONC_CFLAGS) -o $@ $(PRODUCER_SRC) $(RDKAFKA_LIBS) $(JSONC_LIBS) -lm

@@ -8,12 +8,17 @@
 #            each binary's "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)"
 #   regress  make installcheck: pg_regress against the local server; counts
 #            each test's "... ok" / "... FAILED" line, prints regression.diffs
+#   fuzz     make fuzz: libFuzzer + ASan + UBSan over the parser for
+#            TK_FUZZ_SECONDS (30); one check, failed by any crash
 #   e2e      every test/e2e/test_*.sh in name order, each under a timeout;
 #            counts "ok - " and "not ok - " lines
+#   sanitize trades-producer built with ASan+UBSan through the producer's
+#            end-to-end script (test/e2e/test_producer.sh)
 #
 # A suite that cannot build or run counts as failed, never as skipped.
 # Settings (environment):
-#   TK_TESTS="unit regress e2e"   the suites to run (default: all three)
+#   TK_TESTS="unit regress fuzz e2e sanitize"
+#                                 the suites to run (default: all five)
 #   TK_E2E_FILTER='glob ...'      e2e scripts whose file name matches one of
 #                                 the globs (e.g. '*stack*' or 'test_ingest.sh')
 #   TK_E2E_TIMEOUT=600            seconds each e2e script may take
@@ -24,14 +29,14 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SUITES="${TK_TESTS:-unit regress e2e}"
+SUITES="${TK_TESTS:-unit regress fuzz e2e sanitize}"
 E2E_FILTER="${TK_E2E_FILTER:-*}"
 E2E_TIMEOUT="${TK_E2E_TIMEOUT:-600}"
 
 for s in $SUITES; do
     case "$s" in
-        unit | regress | e2e) ;;
-        *) die "unknown suite '$s' in TK_TESTS (known: unit regress e2e)" ;;
+        unit | regress | fuzz | e2e | sanitize) ;;
+        *) die "unknown suite '$s' in TK_TESTS (known: unit regress fuzz e2e sanitize)" ;;
     esac
 done
 
@@ -113,6 +118,43 @@ run_regress() {
         cat "$TK_ROOT/regression.diffs"
     fi
     tally regress "$p" "$(judge "make installcheck" "$rc" "$p" "$f")"
+}
+
+run_fuzz() {
+    local log="$work/fuzz.log" rc=0 runs
+    banner "fuzz: make fuzz FUZZ_SECONDS=${TK_FUZZ_SECONDS:-30}"
+    make -C "$TK_ROOT" --no-print-directory fuzz FUZZ_SECONDS="${TK_FUZZ_SECONDS:-30}" \
+        </dev/null >"$log" 2>&1 || rc=$?
+    tail -n 5 "$log"
+    runs="$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -n 1)"
+    if (( rc == 0 )) && [[ -n "$runs" ]]; then
+        echo "ok - the parser survived $runs fuzz runs"
+        tally fuzz 1 0
+    else
+        echo "not ok - make fuzz exited with status $rc (see above)"
+        tally fuzz 0 1
+    fi
+}
+
+run_sanitize() {
+    local log="$work/sanitize.log" rc=0 p f
+    banner "sanitize: trades-producer under ASan+UBSan through test/e2e/test_producer.sh"
+    if ! make -C "$TK_ROOT" --no-print-directory trades-producer.asan </dev/null >"$log" 2>&1; then
+        cat "$log"
+        echo "not ok - make trades-producer.asan"
+        tally sanitize 0 1
+        return
+    fi
+    PRODUCER="$TK_ROOT/trades-producer.asan" timeout -k 10 "$E2E_TIMEOUT" \
+        bash "$TK_ROOT/test/e2e/test_producer.sh" </dev/null >"$log" 2>&1 || rc=$?
+    cat "$log"
+    p="$(grep -c '^ok - ' "$log" || true)"
+    f="$(grep -c '^not ok - ' "$log" || true)"
+    if grep -qE 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$log"; then
+        echo "not ok - a sanitizer reported an error"
+        f=$(( f + 1 ))
+    fi
+    tally sanitize "$p" "$(judge "test_producer.sh under ASan" "$rc" "$p" "$f")"
 }
 
 # e2e_scripts: the e2e scripts TK_E2E_FILTER selects, in name order
@@ -198,7 +240,7 @@ run_e2e() {
 
 t_start=$SECONDS
 stack_up=1
-if want regress || want e2e; then
+if want regress || want e2e || want sanitize; then
     bash "$TK_SCRIPTS/kafka.sh" status >/dev/null 2>&1 && kafka_was_running=1
     bash "$TK_SCRIPTS/pg.sh" status >/dev/null 2>&1 && pg_was_running=1
     banner "stack: scripts/stack.sh up"
@@ -213,7 +255,8 @@ elif ! bash "$TK_SCRIPTS/install-deps.sh" </dev/null; then
 fi
 
 if want unit; then run_unit; fi
-for s in regress e2e; do
+if want fuzz; then run_fuzz; fi
+for s in regress e2e sanitize; do
     want "$s" || continue
     if [[ -n "$stack_up" ]]; then
         "run_$s"
