@@ -770,6 +770,9 @@ for f in init_files:
 image_env = {"POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD", "POSTGRES_INITDB_ARGS", "PGDATA",
              "PG_MAJOR", "PG_VERSION", "PATH", "LANG", "HOME", "PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER",
              "PGPASSWORD"}
+# and bash's own
+image_env |= {"BASH_SOURCE", "BASH_VERSION", "BASHPID", "FUNCNAME", "LINENO", "RANDOM", "SECONDS",
+              "HOSTNAME", "PWD", "OLDPWD", "IFS", "UID", "EUID", "PPID", "SHLVL", "PIPESTATUS"}
 problems = []
 for f in init_files:
     if not f.endswith(".sh"):
