@@ -215,8 +215,7 @@ status() {
 install_ext() {
     need_root "installing the extension"
     log "building and installing the extension and trades-producer from $TK_ROOT"
-    if ! { make -C "$TK_ROOT" -s -j"$(nproc)" && make -C "$TK_ROOT" -s install &&
-        make -C "$TK_ROOT" -s install-producer; }; then
+    if ! bash "$TK_SCRIPTS/build.sh" install; then
         die "could not build and install the extension from $TK_ROOT"
     fi
 }

@@ -57,11 +57,21 @@ for i in $(seq 1 "$kills"); do
         break
     fi
     before="$(stored_count "$topic" "$group")"
+    old_pids="$(sql "SELECT string_agg(pid::text, ' ') FROM trades_kafka.status() WHERE topic = '$topic'")"
     kill -9 "$(cat "$work/victim")"
     killed=$((killed + 1))
-    back() { sql "SELECT 1" >/dev/null 2>&1; }
-    wait_until 60 "the server back after kill $i" back || true
     echo "# kill $i: pid $(cat "$work/victim") with $before of $count stored"
+    # back after the crash restart: workers again, none of the old ones (the
+    # server may still answer for a moment before it notices the crash)
+    renewed() {
+        local pids p
+        pids="$(sql "SELECT string_agg(pid::text, ' ') FROM trades_kafka.status() WHERE topic = '$topic'" 2>/dev/null)" || return 1
+        [[ -n "$pids" ]] || return 1
+        for p in $old_pids; do
+            [[ " $pids " != *" $p "* ]] || return 1
+        done
+    }
+    wait_until 90 "new workers after kill $i" renewed || true
 done
 check_eq "$kills workers killed with kill -9 mid-stream" "$kills" "$killed"
 sentinel_gone() { ! kill -0 "$sentinel" 2>/dev/null; }
