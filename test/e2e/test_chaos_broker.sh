@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317,SC2015  # functions run through wait_until, check and trap
 # test_chaos_broker.sh: the broker stopped mid-stream and started again;
 # the broker down when start() is called.  The worker says so in status(),
 # never crashes, and ingestion resumes when the broker is back, with every

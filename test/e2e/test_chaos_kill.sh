@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317,SC2015  # functions run through wait_until, check and trap
 # test_chaos_kill.sh: kill -9 a worker ten times while a few hundred
 # thousand messages flow (with overrides, stale versions and every reject
 # kind).  PostgreSQL answers each kill with a crash restart of every

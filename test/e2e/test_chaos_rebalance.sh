@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317,SC2015  # functions run through wait_until, check and trap
 # test_chaos_rebalance.sh: rebalances mid-stream on a 4-partition topic:
 # one worker, then two (which join one after the other, so the first hands
 # partitions over while it consumes), then one again, while the producer

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317,SC2015  # functions run through wait_until, check and trap
 # test_hostile.sh: hostile bytes become rejects with the right reason (or
 # rows, where valid); the worker keeps running, the postmaster is never
 # restarted, and the next valid message is stored.  Then a message that

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317,SC2015  # functions run through wait_until, check and trap
 # test_ingest.sh: a few thousand messages with a known mix of every outcome,
 # through a real broker into a real server; the stored rows, the rejects by
 # reason, lag(), status() and the offsets must be exactly what the reference

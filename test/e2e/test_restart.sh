@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317,SC2015  # functions run through wait_until, check and trap
 # test_restart.sh: stop the server with `pg_ctl stop -m immediate` while a
 # job ingests, start it again: the launcher brings the job back and it
 # resumes with no duplicate and no gap.
