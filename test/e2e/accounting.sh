@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # accounting.sh: the check every chaos scenario ends with.  Sourced after
 # lib.sh.
 #
