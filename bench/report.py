@@ -1,0 +1,404 @@
+#!/usr/bin/env python3
+"""report.py: bench/RESULTS.md and the plot's data files from one run.
+
+Usage: report.py RESULTS_TSV OUT_DIR WORK_DIR > RESULTS.md
+
+RESULTS_TSV holds "key<TAB>value" lines written by run.sh; WORK_DIR may hold
+profile.self and profile.children (perf's top lines).  Writes
+throughput.dat, variants.dat, sweep.dat, latency.dat and scale.dat into
+OUT_DIR for plot.gp (rss.dat is written by run.sh).
+"""
+import os
+import re
+import sys
+
+
+def load(path):
+    r = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("\t")
+            r[k] = v
+    return r
+
+
+R = load(sys.argv[1])
+OUT = sys.argv[2]
+WORK = sys.argv[3]
+
+
+def num(key, default=None):
+    try:
+        return float(R[key])
+    except (KeyError, ValueError):
+        return default
+
+
+def fmt_int(x):
+    return "–" if x is None else f"{x:,.0f}"
+
+
+def fmt_s(x):
+    return "–" if x is None else f"{x:.2f}"
+
+
+def fmt_ratio(x):
+    return "–" if x is None else f"{x:.2f}×"
+
+
+def div(a, b):
+    return None if a is None or not b else a / b
+
+
+lines = []
+
+
+def p(text=""):
+    lines.append(text)
+
+
+def table(header, rows):
+    p("| " + " | ".join(header) + " |")
+    p("|" + "|".join("---:" if i else "---" for i in range(len(header))) + "|")
+    for row in rows:
+        p("| " + " | ".join(row) + " |")
+    p()
+
+
+def cpu_shares(tag):
+    """shares of the machine's cores over a run: workers, the rest of
+    PostgreSQL, the broker, everything else."""
+    total = num(f"{tag}_cpu_machine_total")
+    busy = num(f"{tag}_cpu_machine_busy")
+    if not total:
+        return None
+    ncpu = num("nproc", 1)
+    pct = lambda ticks: 100.0 * ncpu * ticks / total  # noqa: E731  (% of one core)
+    workers = num(f"{tag}_cpu_workers", 0)
+    postgres = num(f"{tag}_cpu_postgres", 0)
+    broker = num(f"{tag}_cpu_broker", 0)
+    return {
+        "busy": 100.0 * busy / total,                # % of all cores
+        "workers": pct(workers),
+        "postgres_other": pct(max(0.0, postgres - workers)),
+        "broker": pct(broker),
+        "other": pct(max(0.0, busy - postgres - broker)),
+    }
+
+
+# ------------------------------------------------------------------ figures
+
+n = num("main_count")
+rows = num("main_rows") or num("copy_rows")
+w_first = num("main_first_to_last_s")
+w_start = num("main_start_to_last_s")
+copy_s = num("copy_s")
+copy_rows = num("copy_rows")
+ins_on = div(num("insert_on_rows"), num("insert_on_s"))
+ins_off = div(num("insert_off_rows"), num("insert_off_s"))
+w_rate_first = div(rows, w_first)
+w_rate_start = div(rows, w_start)
+copy_rate = div(copy_rows, copy_s)
+
+p("# trades_kafka benchmark results")
+p()
+p("Produced by one run of `" + R.get("command", "bash bench/run.sh") + "` on "
+  + R.get("date", "?") + " (tree at commit " + R.get("commit", "?") + "), "
+  + f"{fmt_s(num('total_s', 0) / 60)} minutes. Every ratio below compares figures "
+  "taken in that same run, on the same machine, with whatever else was running "
+  "on it then (load average " + R.get("loadavg", "?") + " at the start, "
+  + R.get("loadavg_end", "?") + " at the end).")
+p()
+if R.get("disturbed"):
+    p(f"**Warning: {R['disturbed']}** (another suite's crash test on the shared "
+      "server): the figures below are disturbed; run it again.")
+    p()
+p("![throughput, store-path variants, batch size, latency, memory, scale](plot.png)")
+p()
+p("## Machine")
+p()
+table(["what", "value"], [
+    ["CPUs", f"{R.get('nproc', '?')} × {R.get('cpu', '?')}"],
+    ["memory", f"{fmt_int(num('memory_mb'))} MB"],
+    ["kernel", R.get("kernel", "?")],
+    ["PostgreSQL", f"{R.get('postgres', '?')}, shared_buffers {R.get('shared_buffers', '?')}, "
+                   f"fsync {R.get('fsync', '?')}"],
+    ["Kafka", f"{R.get('kafka', '?')} (one KRaft node on the same machine)"],
+    ["librdkafka / json-c", f"{R.get('librdkafka', '?')} / {R.get('jsonc', '?')}"],
+    ["trades_kafka settings", f"batch_size {R.get('batch_size', '?')}, "
+                              f"batch_timeout {R.get('batch_timeout', '?')}, "
+                              "synchronous_commit off (the default)"],
+    ["input", f"{fmt_int(n)} messages, {fmt_int(num('trades'))} distinct trade ids, "
+              f"{fmt_int(num('expected_rows'))} distinct (trade_id, version), "
+              f"~{R.get('message_bytes', '?')} bytes each, {R.get('partitions', '?')} partitions"],
+    ["rows already in trades_kafka.trades", fmt_int(num("table_rows_before"))],
+])
+
+p("## Landing a topic, side by side")
+p()
+p(f"The same {fmt_int(rows)} rows (every distinct trade version of the "
+  f"{fmt_int(n)} messages; the rest are same-version overrides) landed four ways. "
+  "The worker's time covers Kafka fetch, JSON parsing and validation, the three "
+  "rules, the trades and the offsets in one transaction per batch; COPY's covers "
+  "only loading finished rows into an identical empty table (`LIKE "
+  "trades_kafka.trades INCLUDING ALL`: same columns, defaults, primary key and "
+  "partial index).")
+p()
+main_rows = [
+    ["COPY FROM STDIN of the rows (psql), the reference", fmt_int(copy_rows), fmt_s(copy_s),
+     fmt_int(copy_rate), "1.00×", "–"],
+    ["trades_kafka, 1 worker, first → last commit", fmt_int(rows), fmt_s(w_first),
+     fmt_int(w_rate_first), fmt_ratio(div(w_rate_first, copy_rate)),
+     fmt_ratio(div(w_rate_first, ins_on))],
+    ["trades_kafka, 1 worker, start() → last commit", fmt_int(rows), fmt_s(w_start),
+     fmt_int(w_rate_start), fmt_ratio(div(w_rate_start, copy_rate)),
+     fmt_ratio(div(w_rate_start, ins_on))],
+    [f"one autocommit INSERT per message, synchronous_commit on — "
+     f"{fmt_int(num('insert_on_rows'))}-row slice, **extrapolated**",
+     fmt_int(rows), fmt_s(div(rows, ins_on)), fmt_int(ins_on),
+     fmt_ratio(div(ins_on, copy_rate)), "1.00×"],
+    [f"one autocommit INSERT per message, synchronous_commit off — "
+     f"{fmt_int(num('insert_off_rows'))}-row slice, **extrapolated**",
+     fmt_int(rows), fmt_s(div(rows, ins_off)), fmt_int(ins_off),
+     fmt_ratio(div(ins_off, copy_rate)), fmt_ratio(div(ins_off, ins_on))],
+]
+table(["path", "rows", "seconds", "rows/s", "vs COPY", "vs per-message INSERT"], main_rows)
+ratio = div(w_rate_first, copy_rate)
+ratio_msg = div(w_rate_first, ins_on)
+p(f"**The worker reached {fmt_ratio(ratio)} of COPY** (goal ≥ 0.5×: "
+  f"{'met' if ratio and ratio >= 0.5 else 'not met'}) and **{fmt_ratio(ratio_msg)} the "
+  f"per-message design** (goal ≥ 30×: {'met' if ratio_msg and ratio_msg >= 30 else 'not met'}), "
+  f"first to last commit; {fmt_int(div(n, w_first))} messages/s. From `start()` it "
+  f"includes joining the group ({fmt_s((w_start or 0) - (w_first or 0))} s here). "
+  f"{fmt_int(num('main_batches'))} batches.")
+p()
+
+# ------------------------------------------------------------------ variants
+
+variants = [
+    ("copy", "COPY, one statement (reference)"),
+    ("copy5000", "COPY in 5,000-row transactions"),
+    ("current", "**today's store.c**: SELECT max(version) … = ANY … GROUP BY, then INSERT … ON CONFLICT"),
+    ("lateral", "one LIMIT 1 max(version) probe per distinct id, then INSERT … ON CONFLICT"),
+    ("cached", "no version lookup (per-partition cache), INSERT … ON CONFLICT"),
+    ("lateral_plain", "probe per distinct id, then plain INSERT of new rows"),
+    ("plain", "no lookup, plain INSERT (all-new batch, cache hit)"),
+]
+vrows_n = num("variant_rows")
+if vrows_n:
+    p("## Where the worker's time goes: the store statements replayed")
+    p()
+    p(f"The {fmt_int(vrows_n)} rows again, in 5,000-row transactions "
+      "(`synchronous_commit = off`), through the statements store.c runs and "
+      "cheaper ones (`bench/variants.sql`): what a change of the store path "
+      "would gain, measured without reloading the library in the shared server. "
+      "Only the statements and the COMMIT are timed (the worker builds the "
+      "arrays in C). `C` is the same table with `trade_id COLLATE \"C\"`.")
+    p()
+    vrows = []
+    base = num("variant_v_text_copy_s")
+    cur = num("variant_v_text_current_s")
+    with open(os.path.join(OUT, "variants.dat"), "w") as dat:
+        for tbl, tname in (("v_text", "db collation"), ("v_c", "C")):
+            for key, label in variants:
+                s = num(f"variant_{tbl}_{key}_s")
+                if s is None:
+                    continue
+                vrows.append([label, tname, fmt_s(s), fmt_int(vrows_n / s),
+                              fmt_ratio(div(base, s)), fmt_ratio(div(cur, s))])
+                dat.write(f'"{key}{" (C)" if tbl == "v_c" else ""}" {vrows_n / s:.0f}\n')
+    table(["statements", "collation", "seconds", "rows/s", "vs COPY", "vs today"], vrows)
+
+# ------------------------------------------------------------------ sweep
+
+sweep = []
+for key in sorted(k for k in R if re.fullmatch(r"sweep_\w+_batch_size", k)):
+    tag = key[: -len("_batch_size")]
+    sweep.append((tag, int(R[key])))
+if sweep:
+    p("## Batch size")
+    p()
+    p(f"`trades_kafka.batch_size` (set with ALTER SYSTEM for the run, reset "
+      f"after), {fmt_int(num(sweep[0][0] + '_count'))} messages each, one worker, "
+      "4 partitions. The last row keeps 5,000 and passes larger fetch settings "
+      "through `start()`'s options (`queued.max.messages.kbytes` 65536, "
+      "`fetch.max.bytes` 100 MB, `max.partition.fetch.bytes` 8 MB).")
+    p()
+    srows = []
+    with open(os.path.join(OUT, "sweep.dat"), "w") as dat:
+        for tag, bs in sorted(sweep, key=lambda t: (t[0] == "sweep_fetch", t[1])):
+            cnt = num(f"{tag}_count")
+            first = num(f"{tag}_first_to_last_s")
+            rate = div(cnt, first)
+            srows.append([f"{bs:,}" + (" + fetch options" if tag == "sweep_fetch" else ""),
+                          fmt_int(num(f"{tag}_batches")), fmt_s(first), fmt_int(rate),
+                          fmt_ratio(div(rate, div(n, w_first)))])
+            if tag != "sweep_fetch":
+                dat.write(f"{bs} {rate:.0f}\n")
+    table(["batch_size", "batches", "first → last commit (s)", "msgs/s",
+           "vs the main run"], srows)
+
+# ------------------------------------------------------------------ latency
+
+rates = sorted(int(m.group(1)) for m in (re.fullmatch(r"lat_(\d+)_count", k) for k in R) if m)
+if rates:
+    p("## Produce → visible latency")
+    p()
+    p("A worker already consuming an empty topic; the producer sends at a "
+      "fixed rate. For each message: its Kafka CreateTime (stamped by "
+      "librdkafka when the producer hands it over, so the producer's "
+      "`linger.ms=10` counts) against the first moment a poller (every 10 ms, "
+      "one autocommit query) saw the group's committed offset pass it — trades "
+      "and offsets commit together, so that is when the row became visible. "
+      "That is an upper bound by up to 10 ms; `ingested_at` (the start of the "
+      "storing transaction, `now()`) gives a lower bound. Messages created in "
+      "the first second are left out of the main columns: a fresh producer and "
+      "consumer take a few hundred milliseconds to settle (connections, the "
+      "idempotent producer's id, the first fetch); the last two columns keep them.")
+    p()
+    lrows = []
+    with open(os.path.join(OUT, "latency.dat"), "w") as dat:
+        for r in rates:
+            t = f"lat_{r}"
+            lrows.append([f"{r:,}", fmt_int(num(f"{t}_visible_n")),
+                          R.get(f"{t}_visible_p50", "–"), R.get(f"{t}_visible_p90", "–"),
+                          R.get(f"{t}_visible_p99", "–"), R.get(f"{t}_visible_max", "–"),
+                          R.get(f"{t}_txstart_p50", "–"), R.get(f"{t}_txstart_p99", "–"),
+                          R.get(f"{t}_visible_all_p99", "–"), R.get(f"{t}_visible_all_max", "–")])
+            dat.write(f'"{r}/s" {R.get(t + "_visible_p50", 0)} {R.get(t + "_visible_p99", 0)}\n')
+    table(["msgs/s", "messages after the first second", "visible p50 (ms)", "p90", "p99", "max",
+           "ingested_at p50 (ms)", "ingested_at p99", "all messages: p99", "max"], lrows)
+    p(f"With `batch_timeout` {R.get('batch_timeout', '?')}, a batch that does not fill "
+      "waits for the timeout: at these rates that wait, not the store, is most of the latency.")
+    p()
+
+# ------------------------------------------------------------------ rss
+
+if num("rss_count"):
+    p("## Memory of a worker")
+    p()
+    a, z = num("rss_anon_at_10pct_kb"), num("rss_anon_end_kb")
+    p(f"One worker storing {fmt_int(num('rss_count'))} messages "
+      f"({fmt_s(num('rss_first_to_last_s'))} s, {fmt_int(div(num('rss_count'), num('rss_first_to_last_s')))} msgs/s), "
+      f"`/proc/PID/status` read every second ({fmt_int(num('rss_samples'))} samples). "
+      "`RssAnon` is the worker's private memory (palloc, librdkafka's queues, "
+      "json-c); `VmRSS` adds the shared buffers it has touched (`RssShmem`), "
+      "which grows to shared_buffers and is not the worker's to leak.")
+    p()
+    table(["", "at 10% of the messages", "at the end", "max after 10%"], [
+        ["RssAnon (MB)", fmt_s(div(a, 1024)), fmt_s(div(z, 1024)),
+         fmt_s(div(num("rss_anon_max_after_10pct_kb"), 1024))],
+        ["VmRSS (MB)", fmt_s(div(num("rss_vm_at_10pct_kb"), 1024)),
+         fmt_s(div(num("rss_vm_end_kb"), 1024)), "–"],
+    ])
+    if a and z is not None:
+        p(f"Private memory {'flat' if abs(z - a) <= 0.05 * a + 1024 else 'not flat'}: "
+          f"{(z - a) / 1024:+.2f} MB from 10% of the messages to the end.")
+        p()
+
+# ------------------------------------------------------------------ scale
+
+scale = sorted(int(m.group(1)) for m in (re.fullmatch(r"scale_(\d+)_workers", k) for k in R) if m)
+if scale:
+    p("## Workers on a 4-partition topic")
+    p()
+    p(f"{fmt_int(num(f'scale_{scale[0]}_count'))} messages on 4 partitions, one job "
+      "with 1, 2 and 4 workers (one consumer group). CPU is the share of one core "
+      "used over first → last commit's window, from /proc (so 200% is both cores of "
+      "a 2-CPU machine): the workers, the rest of PostgreSQL (WAL writer, "
+      "checkpointer, …), the Kafka broker, and everything else on the machine.")
+    p()
+    crows = []
+    base_rate = None
+    with open(os.path.join(OUT, "scale.dat"), "w") as dat:
+        for w in scale:
+            t = f"scale_{w}"
+            rate = div(num(f"{t}_count"), num(f"{t}_first_to_last_s"))
+            base_rate = base_rate or rate
+            c = cpu_shares(t) or {}
+            crows.append([str(w), fmt_s(num(f"{t}_start_to_last_s")),
+                          fmt_s(num(f"{t}_first_to_last_s")), fmt_int(rate),
+                          fmt_ratio(div(rate, base_rate)),
+                          f"{c.get('busy', 0):.0f}%", f"{c.get('workers', 0):.0f}%",
+                          f"{c.get('postgres_other', 0):.0f}%", f"{c.get('broker', 0):.0f}%",
+                          f"{c.get('other', 0):.0f}%"])
+            dat.write(f"{w} {rate or 0:.0f} {c.get('busy', 0):.1f}\n")
+    table(["workers", "start → last (s)", "first → last (s)", "msgs/s", "vs 1 worker",
+           "machine busy", "workers CPU", "other PostgreSQL", "broker", "else"], crows)
+
+# ------------------------------------------------------------------ profile
+
+self_path = os.path.join(WORK, "profile.self")
+if os.path.exists(self_path) and os.path.getsize(self_path):
+    p("## Profile of the worker")
+    p()
+    p(f"`perf record -F 999 -e cpu-clock -g -p PID` on one worker storing "
+      f"{fmt_int(num('profile_count'))} messages (the hardware counters are not "
+      "available in this VM; PostgreSQL's binary is stripped, so its static "
+      "functions show as addresses). Self time, top symbols:")
+    p()
+    p("```")
+    with open(self_path) as f:
+        p(f.read().rstrip())
+    p("```")
+    p()
+    ch = os.path.join(WORK, "profile.children")
+    if os.path.exists(ch) and os.path.getsize(ch):
+        p("Inclusive time (children, self) of trades_kafka's own functions and the calls they make:")
+        p()
+        p("```")
+        with open(ch) as f:
+            p(f.read().rstrip())
+        p("```")
+        p()
+
+# ------------------------------------------------------------------ throughput.dat
+
+with open(os.path.join(OUT, "throughput.dat"), "w") as dat:
+    for label, value in (("COPY", copy_rate), ("worker", w_rate_first),
+                         ("worker from start()", w_rate_start),
+                         ("INSERT/msg, sync off", ins_off), ("INSERT/msg, sync on", ins_on)):
+        dat.write(f'"{label}" {value or 0:.0f}\n')
+
+p("## Running beyond one machine")
+p()
+p("""One worker is one member of a Kafka consumer group and stores through one
+PostgreSQL backend, so throughput grows by adding partitions and members, up to
+what the database's CPU and WAL can take:
+
+- **More partitions, more workers.** A partition is read by one member of a
+  group at a time, so a topic's partition count caps its workers. Give a topic
+  more partitions than today's workers (e.g. 12 or 24) so that `workers` can
+  grow without repartitioning: Kafka moves whole partitions between members,
+  and trades_kafka hands the offsets over through PostgreSQL on every
+  rebalance.
+- **Workers in several servers, one group.** Workers of the same `group_id`
+  may run in different PostgreSQL servers only if they store into the same
+  database (the offsets live there): use several servers' workers for one group
+  only with a shared primary behind them — in practice, scale a group inside one
+  server.
+- **Several databases or consumer groups.** Each database (or server) that
+  wants the trades runs its own job with its own `group_id`: each group reads the
+  whole topic independently and keeps its own offsets, so a reporting replica, a
+  regional copy or a test database can each land the stream exactly once.
+- **Split by key.** For more than one primary can absorb, shard trades by
+  `trade_id` into several topics (or partition ranges) and land each in its own
+  database; the rules only compare versions of one `trade_id`, which always sits
+  in one partition, so shards never need each other.
+- **Where the limit is.** On this 2-CPU machine the broker, PostgreSQL's WAL
+  writer and the workers share two cores: the scale table above shows when the
+  machine is saturated. On real hardware the broker runs elsewhere and each
+  worker needs about one core for parsing plus its share of WAL bandwidth.""")
+p()
+
+p("## How to run it")
+p()
+p("```sh")
+p("bash scripts/stack.sh up                    # the local broker and server, if not up")
+p("bash bench/run.sh                           # this page and plot.png (about 15 minutes)")
+p("BENCH_N=20000 bash bench/run.sh --smoke     # a check in under a minute, for CI")
+p("```")
+p()
+p("See bench/README.md for the phases and settings.")
+
+print("\n".join(lines))
