@@ -588,6 +588,26 @@ tk_store_batch(TkBatch *batch, TradeParser *parser,
 		if (batch->messages[i].reason == TRADE_OK)
 			batch->stored++;
 
+	/* one line per message, only when someone asked for DEBUG1 */
+	if (message_level_is_interesting(DEBUG1))
+	{
+		for (i = 0; i < batch->nmessages; i++)
+		{
+			TkMessage  *m = &batch->messages[i];
+
+			if (m->reason == TRADE_OK)
+				ereport(DEBUG1,
+						(errmsg_internal("stored trade \"%s\" version %d from topic \"%s\" partition %d offset %lld",
+										 m->trade->trade_id, m->trade->version, batch->topic,
+										 m->partition, (long long) m->offset)));
+			else
+				ereport(DEBUG1,
+						(errmsg_internal("rejected the message at topic \"%s\" partition %d offset %lld: %s: %s",
+										 batch->topic, m->partition, (long long) m->offset,
+										 trade_reason_name(m->reason), m->detail ? m->detail : "")));
+		}
+	}
+
 	tk_insert_rejects(batch);
 	tk_store_offsets(batch, positions, npositions);
 }
