@@ -14,11 +14,13 @@
 #            counts "ok - " and "not ok - " lines
 #   sanitize trades-producer built with ASan+UBSan through the producer's
 #            end-to-end script (test/e2e/test_producer.sh)
+#   bench    BENCH_N=20000 bench/run.sh --smoke: the benchmark still works
+#            (no timing claims); counts its "ok - " / "not ok - " lines
 #
 # A suite that cannot build or run counts as failed, never as skipped.
 # Settings (environment):
-#   TK_TESTS="unit regress fuzz e2e sanitize"
-#                                 the suites to run (default: all five)
+#   TK_TESTS="unit regress fuzz e2e sanitize bench"
+#                                 the suites to run (default: all six)
 #   TK_E2E_FILTER='glob ...'      e2e scripts whose file name matches one of
 #                                 the globs (e.g. '*stack*' or 'test_ingest.sh')
 #   TK_E2E_TIMEOUT=600            seconds each e2e script may take
@@ -29,14 +31,14 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SUITES="${TK_TESTS:-unit regress fuzz e2e sanitize}"
+SUITES="${TK_TESTS:-unit regress fuzz e2e sanitize bench}"
 E2E_FILTER="${TK_E2E_FILTER:-*}"
 E2E_TIMEOUT="${TK_E2E_TIMEOUT:-600}"
 
 for s in $SUITES; do
     case "$s" in
-        unit | regress | fuzz | e2e | sanitize) ;;
-        *) die "unknown suite '$s' in TK_TESTS (known: unit regress fuzz e2e sanitize)" ;;
+        unit | regress | fuzz | e2e | sanitize | bench) ;;
+        *) die "unknown suite '$s' in TK_TESTS (known: unit regress fuzz e2e sanitize bench)" ;;
     esac
 done
 
@@ -157,6 +159,17 @@ run_sanitize() {
     tally sanitize "$p" "$(judge "test_producer.sh under ASan" "$rc" "$p" "$f")"
 }
 
+run_bench() {
+    local log="$work/bench.log" rc=0 p f
+    banner "bench: BENCH_N=20000 bench/run.sh --smoke"
+    BENCH_N=20000 timeout -k 10 "$E2E_TIMEOUT" bash "$TK_ROOT/bench/run.sh" --smoke \
+        </dev/null >"$log" 2>&1 || rc=$?
+    cat "$log"
+    p="$(grep -c '^ok - ' "$log" || true)"
+    f="$(grep -c '^not ok - ' "$log" || true)"
+    tally bench "$p" "$(judge "bench/run.sh --smoke" "$rc" "$p" "$f")"
+}
+
 # e2e_scripts: the e2e scripts TK_E2E_FILTER selects, in name order
 e2e_scripts() {
     local f name pattern
@@ -240,7 +253,7 @@ run_e2e() {
 
 t_start=$SECONDS
 stack_up=1
-if want regress || want e2e || want sanitize; then
+if want regress || want e2e || want sanitize || want bench; then
     bash "$TK_SCRIPTS/kafka.sh" status >/dev/null 2>&1 && kafka_was_running=1
     bash "$TK_SCRIPTS/pg.sh" status >/dev/null 2>&1 && pg_was_running=1
     banner "stack: scripts/stack.sh up"
@@ -256,7 +269,7 @@ fi
 
 if want unit; then run_unit; fi
 if want fuzz; then run_fuzz; fi
-for s in regress e2e sanitize; do
+for s in regress e2e sanitize bench; do
     want "$s" || continue
     if [[ -n "$stack_up" ]]; then
         "run_$s"
@@ -269,7 +282,7 @@ done
 
 teardown
 banner "done in $(( SECONDS - t_start )) s (suites: $SUITES)"
-if [[ "${CI:-}" != true && -n "$stack_up" ]] && { want regress || want e2e; }; then
+if [[ "${CI:-}" != true && -n "$stack_up" ]] && { want regress || want e2e || want bench; }; then
     echo "the broker ($TK_BROKERS) and PostgreSQL (127.0.0.1:$TK_PG_PORT) are left running;" \
         "bash scripts/stack.sh down stops them"
 fi
