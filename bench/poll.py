@@ -13,7 +13,7 @@ Writes to stdout one line per change: "epoch sum p:next,p:next,...", and ends
 when the sum reaches --until (exit 0) or --timeout passes (exit 1).
 
 Optionally, every --rss-interval seconds, appends to --rss-out a line
-"epoch sum VmRSS RssAnon RssFile RssShmem" (kB) from /proc/PID/status of
+"epoch sum VmRSS RssAnon RssFile RssShmem pid" (kB) from /proc/PID/status of
 --rss-pid; and with --cpu-out, writes the CPU ticks of the whole machine and
 of process groups (--cpu-group NAME=PID,PID...) at the first and the last
 poll, for the caller to turn into shares of the cores.
@@ -75,7 +75,8 @@ def main():
     ap.add_argument("--until", type=int, required=True, help="stop at this sum")
     ap.add_argument("--interval", type=float, default=0.05)
     ap.add_argument("--timeout", type=float, default=600)
-    ap.add_argument("--rss-pid", type=int)
+    ap.add_argument("--rss-pid", help="a pid, or 'auto': the group's first "
+                    "worker in trades_kafka.status(), followed across restarts")
     ap.add_argument("--rss-interval", type=float, default=1.0)
     ap.add_argument("--rss-out")
     ap.add_argument("--cpu-out")
@@ -92,7 +93,9 @@ def main():
     query = (
         "SELECT extract(epoch FROM clock_timestamp())::numeric(20,6),"
         " coalesce(sum(next_offset), 0),"
-        " coalesce(string_agg(partition || ':' || next_offset, ',' ORDER BY partition), '')"
+        " coalesce(string_agg(partition || ':' || next_offset, ',' ORDER BY partition), ''),"
+        " (SELECT coalesce(min(pid), 0) FROM trades_kafka.status()"
+        f"  WHERE group_id = '{group}')"
         f" FROM trades_kafka.offsets WHERE group_id = '{group}';\n"
     )
     psql = None
@@ -125,7 +128,7 @@ def main():
                 psql = None
                 time.sleep(1)
                 continue
-            epoch, total, parts = (line.rstrip("\n").split(" ") + [""])[:3]
+            epoch, total, parts, worker = (line.rstrip("\n").split(" ") + ["", ""])[:4]
             total = int(total)
             if groups and cpu_first is None:
                 cpu_first = cpu_snapshot(groups)
@@ -133,8 +136,9 @@ def main():
                 print(epoch, total, parts or "-", flush=True)
                 last = parts
             if rss is not None and time.monotonic() >= next_rss:
+                pid = worker if args.rss_pid == "auto" else args.rss_pid
                 rss.write(" ".join([epoch, str(total)] +
-                                   [str(x) for x in read_status(args.rss_pid)]) + "\n")
+                                   [str(x) for x in read_status(pid)] + [pid]) + "\n")
                 rss.flush()
                 next_rss = time.monotonic() + args.rss_interval
             if total >= args.until:

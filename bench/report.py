@@ -189,6 +189,7 @@ if vrows_n:
     p("## Where the worker's time goes: the store statements replayed")
     p()
     p(f"The {fmt_int(vrows_n)} rows again, in 5,000-row transactions "
+      f"(the faster of {R.get('variant_passes', '1')} passes, the second in reverse order) "
       "(`synchronous_commit = off`), through the statements store.c runs and "
       "cheaper ones (`bench/variants.sql`): what a change of the store path "
       "would gain, measured without reloading the library in the shared server. "
@@ -291,6 +292,11 @@ if num("rss_count"):
         ["VmRSS (MB)", fmt_s(div(num("rss_vm_at_10pct_kb"), 1024)),
          fmt_s(div(num("rss_vm_end_kb"), 1024)), "–"],
     ])
+    if (num("rss_worker_pids") or 1) > 1:
+        p(f"**The worker restarted during this run** ({fmt_int(num('rss_worker_pids'))} "
+          "processes one after the other: the server restarted under it), so "
+          "its memory started again from zero; the figures cover all of them.")
+        p()
     if a and z is not None:
         p(f"Private memory {'flat' if abs(z - a) <= 0.05 * a + 1024 else 'not flat'}: "
           f"{(z - a) / 1024:+.2f} MB from 10% of the messages to the end.")
