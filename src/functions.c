@@ -43,6 +43,7 @@ PG_FUNCTION_INFO_V1(trades_kafka_lag);
 PG_FUNCTION_INFO_V1(trades_kafka_expire_trades);
 
 static char *tk_text_arg(FunctionCallInfo fcinfo, int argno, const char *name);
+static void tk_job_filter_args(FunctionCallInfo fcinfo, Datum *values, char *nulls);
 static void tk_check_topic_name(const char *topic);
 
 /* tk_text_arg: a text argument that must be given and not empty */
@@ -61,6 +62,22 @@ tk_text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", name)));
 	return value;
+}
+
+/*
+ * tk_job_filter_args: stop() and lag() take (topic, group_id), each NULL
+ * for "any", as the two parameters of their query on the jobs table.
+ */
+static void
+tk_job_filter_args(FunctionCallInfo fcinfo, Datum *values, char *nulls)
+{
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+	}
 }
 
 /*
@@ -203,17 +220,14 @@ trades_kafka_stop(PG_FUNCTION_ARGS)
 {
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
+	char		nulls[2];
 	pid_t	   *pids = NULL;
 	int			npids = 0;
 	int			ret;
 	uint64		i;
 	TimestampTz deadline;
 
-	values[0] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
-	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
-	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+	tk_job_filter_args(fcinfo, values, nulls);
 
 	SPI_connect();
 	ret = SPI_execute_with_args("UPDATE trades_kafka.jobs SET enabled = false, updated_at = now()"
@@ -333,10 +347,7 @@ trades_kafka_lag(PG_FUNCTION_ARGS)
 	uint64		njobs;
 
 	InitMaterializedSRF(fcinfo, 0);
-	args[0] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
-	args[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
-	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+	tk_job_filter_args(fcinfo, args, nulls);
 
 	SPI_connect();
 	ret = SPI_execute_with_args("SELECT topic, group_id, brokers, options FROM trades_kafka.jobs"

@@ -82,6 +82,7 @@ static void tk_conf_set(rd_kafka_conf_t *conf, const char *name,
 						const char *value, bool from_user);
 static rd_kafka_conf_t *tk_conf_build(const char *brokers, const char *group_id,
 									  List *options);
+static rd_kafka_t *tk_client_new(rd_kafka_conf_t *conf, const char *what);
 
 /*
  * tk_push_event: append to the queue.  A full queue drops log lines (and
@@ -356,6 +357,27 @@ tk_conf_build(const char *brokers, const char *group_id, List *options)
 }
 
 /*
+ * tk_client_new: a consumer handle from conf (which it takes over), or an
+ * error naming what could not be created, in librdkafka's words.
+ */
+static rd_kafka_t *
+tk_client_new(rd_kafka_conf_t *conf, const char *what)
+{
+	char		errstr[512];
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+
+	if (rk == NULL)
+	{
+		rd_kafka_conf_destroy(conf);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not create %s", what),
+				 errdetail("librdkafka: %s", errstr)));
+	}
+	return rk;
+}
+
+/*
  * tk_kafka_check_config: build the worker's configuration and a client from
  * it, which is where librdkafka checks properties against each other.
  */
@@ -363,20 +385,9 @@ void
 tk_kafka_check_config(const char *brokers, const char *group_id, List *options)
 {
 	rd_kafka_conf_t *conf = tk_conf_build(brokers, group_id, options);
-	char		errstr[512];
-	rd_kafka_t *rk;
 
 	rd_kafka_conf_set_log_cb(conf, tk_silent_log_cb);
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-	if (rk == NULL)
-	{
-		rd_kafka_conf_destroy(conf);
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid librdkafka configuration"),
-				 errdetail("librdkafka: %s", errstr)));
-	}
-	rd_kafka_destroy(rk);
+	rd_kafka_destroy(tk_client_new(conf, "a Kafka consumer from this configuration"));
 }
 
 /*
@@ -391,7 +402,6 @@ tk_kafka_consumer_new(const char *brokers, const char *group_id,
 	rd_kafka_conf_t *conf = tk_conf_build(brokers, group_id, options);
 	rd_kafka_topic_partition_list_t *subscription;
 	rd_kafka_resp_err_t err;
-	char		errstr[512];
 	rd_kafka_t *rk;
 
 	tk_closing = false;
@@ -399,15 +409,7 @@ tk_kafka_consumer_new(const char *brokers, const char *group_id,
 	rd_kafka_conf_set_error_cb(conf, tk_error_cb);
 	rd_kafka_conf_set_rebalance_cb(conf, tk_rebalance_cb);
 
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-	if (rk == NULL)
-	{
-		rd_kafka_conf_destroy(conf);
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("could not create the Kafka consumer"),
-				 errdetail("librdkafka: %s", errstr)));
-	}
+	rk = tk_client_new(conf, "the Kafka consumer");
 	rd_kafka_set_log_queue(rk, NULL);
 	rd_kafka_poll_set_consumer(rk);
 
@@ -455,22 +457,13 @@ tk_kafka_watermarks(const char *brokers, List *options, const char *topic,
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_topic_t *rkt;
 	rd_kafka_resp_err_t err;
-	char		errstr[512];
 	char		errmsg_buf[512];
 	rd_kafka_t *rk;
 	int			n = 0;
 	int			i;
 
 	rd_kafka_conf_set_log_cb(conf, tk_silent_log_cb);
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-	if (rk == NULL)
-	{
-		rd_kafka_conf_destroy(conf);
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("could not create a Kafka client"),
-				 errdetail("librdkafka: %s", errstr)));
-	}
+	rk = tk_client_new(conf, "a Kafka client");
 
 	errmsg_buf[0] = '\0';
 	rkt = rd_kafka_topic_new(rk, topic, NULL);
