@@ -4,6 +4,9 @@
 set terminal pngcairo size 1500,900 font "sans,10" noenhanced
 set output "plot.png"
 have(f) = system("test -s " . f . " && echo 1 || echo 0") + 0
+# a panel whose phase did not run in this run
+nodata = 'set label 99 "not measured in this run" at graph 0.5, 0.5 center; ' . \
+    'unset logscale; plot [0:1] [0:1] 2 notitle; unset label 99'
 
 set multiplot layout 2,3 title "trades_kafka bench (bench/run.sh, one run)"
 set style fill solid 0.8 border -1
@@ -20,7 +23,7 @@ set yrange [*:*]
 if (have("throughput.dat")) {
     plot "throughput.dat" using 0:2:xtic(1) with boxes lc rgb "#4472c4" notitle, \
          "" using 0:($2 * 1.15):(sprintf("%.0fk", $2 / 1000)) with labels notitle
-} else { plot NaN notitle }
+} else { eval nodata }
 unset logscale y
 
 # 2. store statements replayed
@@ -29,7 +32,7 @@ set yrange [0:*]
 set format y "%.0s%c"
 if (have("variants.dat")) {
     plot "variants.dat" using 0:2:xtic(1) with boxes lc rgb "#70ad47" notitle
-} else { plot NaN notitle }
+} else { eval nodata }
 
 # 3. batch size
 set title "batch_size sweep, 1 worker (msgs/s)"
@@ -39,7 +42,7 @@ set xlabel "trades_kafka.batch_size"
 set format x "%g"
 if (have("sweep.dat")) {
     plot "sweep.dat" using 1:2 with linespoints lw 2 pt 7 lc rgb "#ed7d31" notitle
-} else { plot NaN notitle }
+} else { eval nodata }
 unset logscale x
 unset xlabel
 
@@ -51,7 +54,7 @@ set key top left
 if (have("latency.dat")) {
     plot "latency.dat" using 2:xtic(1) title "p50" lc rgb "#4472c4", \
          "" using 3 title "p99" lc rgb "#c00000"
-} else { plot NaN notitle }
+} else { eval nodata }
 set style data lines
 
 # 5. memory
@@ -62,7 +65,7 @@ set format x "%g"
 if (have("rss.dat")) {
     plot "rss.dat" using 1:3 with linespoints lw 2 pt 7 ps 0.3 lc rgb "#4472c4" title "RssAnon (private)", \
          "" using 1:2 with linespoints lw 2 pt 7 ps 0.3 lc rgb "#a5a5a5" title "VmRSS (incl. shared buffers)"
-} else { plot NaN notitle }
+} else { eval nodata }
 unset xlabel
 
 # 6. scale
@@ -77,6 +80,6 @@ set key top left
 if (have("scale.dat")) {
     plot "scale.dat" using 1:2 with linespoints lw 2 pt 7 lc rgb "#4472c4" title "msgs/s", \
          "" using 1:3 axes x1y2 with linespoints lw 2 pt 5 dt 2 lc rgb "#c00000" title "CPU busy"
-} else { plot NaN notitle }
+} else { eval nodata }
 
 unset multiplot

@@ -364,7 +364,8 @@ with open(os.path.join(OUT, "throughput.dat"), "w") as dat:
     for label, value in (("COPY", copy_rate), ("worker", w_rate_first),
                          ("worker from start()", w_rate_start),
                          ("INSERT/msg, sync off", ins_off), ("INSERT/msg, sync on", ins_on)):
-        dat.write(f'"{label}" {value or 0:.0f}\n')
+        if value:
+            dat.write(f'"{label}" {value:.0f}\n')
 
 p("## Running beyond one machine")
 p()
