@@ -3,12 +3,16 @@
  * store.c
  *	  Storing a batch of Kafka messages through SPI.
  *
- * A batch is stored in the caller's transaction with three kept plans: one
- * INSERT ... ON CONFLICT for the trades, one INSERT for the rejects and one
- * upsert of the offsets, each fed whole arrays through unnest().  The rules
- * of the trade store are applied in C, in poll order, against the highest
- * versions PostgreSQL already holds (read with one more kept plan), so the
- * batch gives exactly the result of storing its messages one at a time.
+ * A batch is stored in the caller's transaction with kept plans fed whole
+ * arrays through unnest(): a plain INSERT for the trade rows that are new,
+ * an INSERT ... ON CONFLICT for those that override a stored row, one INSERT
+ * for the rejects and one upsert of the offsets.  The rules of the trade
+ * store are applied in C, in poll order, against the highest versions
+ * PostgreSQL already holds, so the batch gives exactly the result of storing
+ * its messages one at a time.  Those versions come from a cache of what this
+ * worker committed for its partitions (each trade_id lives in one partition,
+ * each partition in one member of the group) and, for the trade_ids it has
+ * not seen, from one LIMIT 1 index probe each.
  *
  * If PostgreSQL refuses the trades of a batch (a constraint or trigger a
  * user added, say), the row it refuses is found by bisecting prefixes in
@@ -33,6 +37,14 @@
 #include "store.h"
 #include "trades_kafka.h"
 
+/*
+ * The version cache keeps trade_ids of up to this many bytes (longer ones
+ * are always looked up) and at most TK_VERSION_CACHE_MAX of them: about
+ * 100 bytes each, so 25 MB at the most; when full it starts again empty.
+ */
+#define TK_CACHED_ID_BYTES		64
+#define TK_VERSION_CACHE_MAX	250000
+
 /* The highest version seen for a trade_id while walking a batch */
 typedef struct TkVersionEntry
 {
@@ -41,7 +53,15 @@ typedef struct TkVersionEntry
 	int			row;			/* row of this batch holding max_version, or -1 */
 } TkVersionEntry;
 
+/* The highest version this worker committed for a trade_id */
+typedef struct TkCachedVersion
+{
+	char		trade_id[TK_CACHED_ID_BYTES + 1];	/* hash key */
+	int32		max_version;
+} TkCachedVersion;
+
 static SPIPlanPtr plan_max_versions = NULL;
+static SPIPlanPtr plan_insert_new = NULL;
 static SPIPlanPtr plan_insert_trades = NULL;
 static SPIPlanPtr plan_insert_rejects = NULL;
 static SPIPlanPtr plan_lock_offsets = NULL;
@@ -50,9 +70,15 @@ static SPIPlanPtr plan_read_offsets = NULL;
 
 static SPIPlanPtr tk_prepare(SPIPlanPtr *plan, const char *sql, int nargs,
 							 Oid *argtypes);
+static HTAB *version_cache = NULL;
+static MemoryContext version_cache_context = NULL;
+
 static HTAB *tk_load_max_versions(TkBatch *batch);
-static int	tk_apply_rules(TkBatch *batch, HTAB *stored, int *rows);
-static bool tk_try_insert_trades(TkBatch *batch, const int *rows, int nrows,
+static int	tk_cmp_strings(const void *a, const void *b);
+static int	tk_apply_rules(TkBatch *batch, HTAB *stored, int *rows, bool *overrides);
+static void tk_trade_values(TkBatch *batch, const int *rows, int nrows, Datum *values);
+static bool tk_try_insert_trades(TkBatch *batch, const int *new_rows, int nnew,
+								 const int *upsert_rows, int nupsert,
 								 bool keep, char **error);
 static void tk_insert_rejects(TkBatch *batch);
 static void tk_store_offsets(TkBatch *batch, const TkPartitionPos *positions,
@@ -92,15 +118,26 @@ tk_text_array(char **values, int n)
 										   TYPALIGN_INT));
 }
 
+/* tk_cmp_strings: qsort order of C strings, which is the index's for ASCII */
+static int
+tk_cmp_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
 /*
  * tk_load_max_versions: the highest stored version of every trade_id of
  * the batch that parsed well, in a hash table that the rule walk extends.
+ * The version cache answers for the trade_ids this worker committed since
+ * its last rebalance; the others are read with one backward index probe
+ * each, in index order.
  */
 static HTAB *
 tk_load_max_versions(TkBatch *batch)
 {
 	HASHCTL		ctl;
 	HTAB	   *stored;
+	HTAB	   *asked;
 	char	  **ids = palloc(sizeof(char *) * Max(batch->nmessages, 1));
 	int			nids = 0;
 	Oid			argtypes[1] = {TEXTARRAYOID};
@@ -114,17 +151,45 @@ tk_load_max_versions(TkBatch *batch)
 	ctl.hcxt = CurrentMemoryContext;
 	stored = hash_create("trades_kafka batch versions", Max(batch->nmessages, 16),
 						 &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	ctl.entrysize = TRADE_TEXT_MAX_BYTES + 1;
+	asked = hash_create("trades_kafka batch ids", Max(batch->nmessages, 16),
+						&ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
 	for (i = 0; i < batch->nmessages; i++)
-		if (batch->messages[i].parse_reason == TRADE_OK)
+	{
+		const char *id;
+		TkCachedVersion *cached = NULL;
+		bool		found;
+
+		if (batch->messages[i].parse_reason != TRADE_OK)
+			continue;
+		id = batch->messages[i].trade->trade_id;
+		(void) hash_search(asked, id, HASH_ENTER, &found);
+		if (found)
+			continue;
+		if (version_cache != NULL && strlen(id) <= TK_CACHED_ID_BYTES)
+			cached = hash_search(version_cache, id, HASH_FIND, NULL);
+		if (cached != NULL)
+		{
+			TkVersionEntry *entry = hash_search(stored, id, HASH_ENTER, NULL);
+
+			entry->max_version = cached->max_version;
+			entry->row = -1;
+		}
+		else
 			ids[nids++] = batch->messages[i].trade->trade_id;
+	}
+	hash_destroy(asked);
 	if (nids == 0)
 		return stored;
 
+	/* in index order, so consecutive probes share pages */
+	qsort(ids, nids, sizeof(char *), tk_cmp_strings);
 	values[0] = tk_text_array(ids, nids);
 	tk_prepare(&plan_max_versions,
-			   "SELECT trade_id, max(version) FROM trades_kafka.trades"
-			   " WHERE trade_id = ANY ($1) GROUP BY trade_id",
+			   "SELECT t.trade_id, t.version FROM unnest($1) AS u(id)"
+			   " CROSS JOIN LATERAL (SELECT trade_id, version FROM trades_kafka.trades"
+			   "  WHERE trade_id = u.id ORDER BY version DESC LIMIT 1) AS t",
 			   1, argtypes);
 	ret = SPI_execute_plan(plan_max_versions, values, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
@@ -150,14 +215,72 @@ tk_load_max_versions(TkBatch *batch)
 }
 
 /*
+ * tk_store_batch_committed: after the batch's transaction committed,
+ * remember the highest version of each of its trade_ids.
+ */
+void
+tk_store_batch_committed(const TkBatch *batch)
+{
+	int			i;
+
+	if (version_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		if (version_cache_context == NULL)
+			version_cache_context = AllocSetContextCreate(TopMemoryContext,
+														  "trades_kafka version cache",
+														  ALLOCSET_DEFAULT_SIZES);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = TK_CACHED_ID_BYTES + 1;
+		ctl.entrysize = sizeof(TkCachedVersion);
+		ctl.hcxt = version_cache_context;
+		version_cache = hash_create("trades_kafka version cache", 16384, &ctl,
+									HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	for (i = 0; i < batch->nmessages; i++)
+	{
+		const TkMessage *m = &batch->messages[i];
+		TkCachedVersion *cached;
+		bool		found;
+
+		if (m->reason != TRADE_OK || strlen(m->trade->trade_id) > TK_CACHED_ID_BYTES)
+			continue;
+		if (hash_get_num_entries(version_cache) >= TK_VERSION_CACHE_MAX)
+		{
+			tk_store_forget_versions();
+			return;
+		}
+		cached = hash_search(version_cache, m->trade->trade_id, HASH_ENTER, &found);
+		if (!found || cached->max_version < m->trade->version)
+			cached->max_version = m->trade->version;
+	}
+}
+
+/*
+ * tk_store_forget_versions: empty the version cache, when partitions move
+ * (another member may have stored their trade_ids since) or when it is full.
+ */
+void
+tk_store_forget_versions(void)
+{
+	if (version_cache == NULL)
+		return;
+	hash_destroy(version_cache);
+	version_cache = NULL;
+	MemoryContextReset(version_cache_context);
+}
+
+/*
  * tk_apply_rules: walk the batch in poll order and decide each message that
  * parsed well: stale_version, or a trade row (new, or overriding the row of
  * the same key, in PostgreSQL or earlier in this batch).  Fills rows with
  * message indexes, one per distinct (trade_id, version), and returns their
- * count.  stored is copied, so the walk can be repeated.
+ * count; overrides[r] tells whether row r replaces a row PostgreSQL holds
+ * (else it is new).  stored is copied, so the walk can be repeated.
  */
 static int
-tk_apply_rules(TkBatch *batch, HTAB *stored, int *rows)
+tk_apply_rules(TkBatch *batch, HTAB *stored, int *rows, bool *overrides)
 {
 	HASHCTL		ctl;
 	HTAB	   *seen;
@@ -202,6 +325,8 @@ tk_apply_rules(TkBatch *batch, HTAB *stored, int *rows)
 			rows[entry->row] = i;
 			continue;
 		}
+		/* the same version as PostgreSQL's highest: that row is overridden */
+		overrides[nrows] = found && m->trade->version == entry->max_version;
 		entry->max_version = m->trade->version;
 		entry->row = nrows;
 		rows[nrows++] = i;
@@ -234,21 +359,10 @@ tk_error_is_per_row(int sqlerrcode)
 	}
 }
 
-/*
- * tk_try_insert_trades: insert the trades of rows[0 .. nrows) in a
- * subtransaction.  keep = false rolls it back even on success (a probe).
- * On a per-row error returns false with the server's message; other errors
- * are thrown again.
- */
-static bool
-tk_try_insert_trades(TkBatch *batch, const int *rows, int nrows, bool keep,
-					 char **error)
+/* tk_trade_values: the nine parameters of the trade inserts for rows */
+static void
+tk_trade_values(TkBatch *batch, const int *rows, int nrows, Datum *values)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	Oid			argtypes[9] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID, DATEARRAYOID, DATEARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
-	Datum		values[9];
 	Datum	   *ids = palloc(sizeof(Datum) * Max(nrows, 1));
 	Datum	   *versions = palloc(sizeof(Datum) * Max(nrows, 1));
 	Datum	   *cps = palloc(sizeof(Datum) * Max(nrows, 1));
@@ -257,7 +371,6 @@ tk_try_insert_trades(TkBatch *batch, const int *rows, int nrows, bool keep,
 	Datum	   *createds = palloc(sizeof(Datum) * Max(nrows, 1));
 	Datum	   *parts = palloc(sizeof(Datum) * Max(nrows, 1));
 	Datum	   *offs = palloc(sizeof(Datum) * Max(nrows, 1));
-	bool		ok = true;
 	int			i;
 
 	for (i = 0; i < nrows; i++)
@@ -282,13 +395,43 @@ tk_try_insert_trades(TkBatch *batch, const int *rows, int nrows, bool keep,
 	values[6] = PointerGetDatum(construct_array(createds, nrows, DATEOID, 4, true, TYPALIGN_INT));
 	values[7] = PointerGetDatum(construct_array(parts, nrows, INT4OID, 4, true, TYPALIGN_INT));
 	values[8] = PointerGetDatum(construct_array(offs, nrows, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
 
+/*
+ * tk_try_insert_trades: in a subtransaction, insert the trades of
+ * new_rows[0 .. nnew) with a plain INSERT and those of upsert_rows[0 ..
+ * nupsert) with INSERT ... ON CONFLICT DO UPDATE.  keep = false rolls it
+ * back even on success (a probe).  On a per-row error returns false with
+ * the server's message; other errors are thrown again.  A plain INSERT
+ * meeting a row that another writer stored is such an error: the caller
+ * then stores the batch with the upsert alone.
+ */
+static bool
+tk_try_insert_trades(TkBatch *batch, const int *new_rows, int nnew,
+					 const int *upsert_rows, int nupsert, bool keep, char **error)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			argtypes[9] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID, DATEARRAYOID, DATEARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+	Datum		new_values[9];
+	Datum		upsert_values[9];
+	volatile bool ok = true;
+
+	if (nnew > 0)
+		tk_trade_values(batch, new_rows, nnew, new_values);
+	if (nupsert > 0)
+		tk_trade_values(batch, upsert_rows, nupsert, upsert_values);
+
+#define TK_INSERT_TRADES \
+	"INSERT INTO trades_kafka.trades AS t" \
+	" (trade_id, version, counter_party_id, book_id, maturity_date," \
+	"  created_date, expired, kafka_topic, kafka_partition, kafka_offset)" \
+	" SELECT u.id, u.v, u.cp, u.b, u.m, u.c, false, $1, u.p, u.o" \
+	" FROM unnest($2, $3, $4, $5, $6, $7, $8, $9) AS u(id, v, cp, b, m, c, p, o)"
+	tk_prepare(&plan_insert_new, TK_INSERT_TRADES, 9, argtypes);
 	tk_prepare(&plan_insert_trades,
-			   "INSERT INTO trades_kafka.trades AS t"
-			   " (trade_id, version, counter_party_id, book_id, maturity_date,"
-			   "  created_date, expired, kafka_topic, kafka_partition, kafka_offset)"
-			   " SELECT u.id, u.v, u.cp, u.b, u.m, u.c, false, $1, u.p, u.o"
-			   " FROM unnest($2, $3, $4, $5, $6, $7, $8, $9) AS u(id, v, cp, b, m, c, p, o)"
+			   TK_INSERT_TRADES
 			   " ON CONFLICT (trade_id, version) DO UPDATE SET"
 			   " counter_party_id = EXCLUDED.counter_party_id,"
 			   " book_id = EXCLUDED.book_id,"
@@ -300,15 +443,26 @@ tk_try_insert_trades(TkBatch *batch, const int *rows, int nrows, bool keep,
 			   " kafka_offset = EXCLUDED.kafka_offset,"
 			   " ingested_at = EXCLUDED.ingested_at",
 			   9, argtypes);
+#undef TK_INSERT_TRADES
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
-		int			ret = SPI_execute_plan(plan_insert_trades, values, NULL, false, 0);
+		int			ret;
 
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not insert trades: %s", SPI_result_code_string(ret));
+		if (nnew > 0)
+		{
+			ret = SPI_execute_plan(plan_insert_new, new_values, NULL, false, 0);
+			if (ret != SPI_OK_INSERT)
+				elog(ERROR, "could not insert trades: %s", SPI_result_code_string(ret));
+		}
+		if (nupsert > 0)
+		{
+			ret = SPI_execute_plan(plan_insert_trades, upsert_values, NULL, false, 0);
+			if (ret != SPI_OK_INSERT)
+				elog(ERROR, "could not insert trades: %s", SPI_result_code_string(ret));
+		}
 		if (keep)
 			ReleaseCurrentSubTransaction();
 		else
@@ -506,8 +660,15 @@ tk_store_batch(TkBatch *batch, TradeParser *parser,
 {
 	DateADT		today = GetSQLCurrentDate();
 	int		   *rows = palloc(sizeof(int) * Max(batch->nmessages, 1));
+	bool	   *overrides = palloc(sizeof(bool) * Max(batch->nmessages, 1));
+	int		   *new_rows = palloc(sizeof(int) * Max(batch->nmessages, 1));
+	int		   *upsert_rows = palloc(sizeof(int) * Max(batch->nmessages, 1));
 	HTAB	   *stored;
 	int			nrows;
+	int			nnew = 0;
+	int			nupsert = 0;
+	bool		stored_fast;
+	char	   *fast_error = NULL;
 	int			i;
 
 	batch->stored = 0;
@@ -543,9 +704,30 @@ tk_store_batch(TkBatch *batch, TradeParser *parser,
 		batch->next_offsets[p] = m->offset + 1;
 	}
 
-	/* rules 1 and 2, and the trade rows; retried without refused rows */
+	/*
+	 * Rules 1 and 2, and the trade rows: new rows with a plain INSERT, rows
+	 * overriding a stored one with the upsert.  If that fails (a row
+	 * PostgreSQL refuses, or one another writer stored meanwhile), store them
+	 * all with the upsert, retried without the refused rows.
+	 */
 	stored = tk_load_max_versions(batch);
-	for (;;)
+	nrows = tk_apply_rules(batch, stored, rows, overrides);
+	for (i = 0; i < nrows; i++)
+	{
+		if (overrides[i])
+			upsert_rows[nupsert++] = rows[i];
+		else
+			new_rows[nnew++] = rows[i];
+	}
+	stored_fast = nrows == 0 ||
+		tk_try_insert_trades(batch, new_rows, nnew, upsert_rows, nupsert, true, &fast_error);
+	if (!stored_fast)
+	{
+		/* the cache may be what was wrong: ask PostgreSQL again */
+		tk_store_forget_versions();
+		stored = tk_load_max_versions(batch);
+	}
+	while (!stored_fast)
 	{
 		char	   *error = NULL;
 		int			lo,
@@ -553,8 +735,8 @@ tk_store_batch(TkBatch *batch, TradeParser *parser,
 		char	   *hi_error;
 		TkMessage  *culprit;
 
-		nrows = tk_apply_rules(batch, stored, rows);
-		if (nrows == 0 || tk_try_insert_trades(batch, rows, nrows, true, &error))
+		nrows = tk_apply_rules(batch, stored, rows, overrides);
+		if (nrows == 0 || tk_try_insert_trades(batch, NULL, 0, rows, nrows, true, &error))
 			break;
 
 		/* the shortest failing prefix ends with the refused row */
@@ -566,7 +748,7 @@ tk_store_batch(TkBatch *batch, TradeParser *parser,
 			int			mid = lo + (hi - lo) / 2;
 			char	   *probe_error = NULL;
 
-			if (tk_try_insert_trades(batch, rows, mid, false, &probe_error))
+			if (tk_try_insert_trades(batch, NULL, 0, rows, mid, false, &probe_error))
 				lo = mid + 1;
 			else
 			{

@@ -69,6 +69,15 @@ extern void tk_store_read_offsets(const char *group_id, const char *topic,
 								  const int32 *partitions, int n,
 								  int64 *next_offsets);
 
+/*
+ * After the transaction of a stored batch committed: remember the highest
+ * version of its trade_ids, so that later batches need not look them up.
+ */
+extern void tk_store_batch_committed(const TkBatch *batch);
+
+/* Forget those versions: the worker's partitions changed */
+extern void tk_store_forget_versions(void);
+
 /* Rule 3: mark matured trades expired; returns rows changed */
 extern int64 tk_store_expire(void);
 

@@ -303,6 +303,9 @@ tk_worker_rebalance(TkKafkaEvent *event)
 	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
 	int			i;
 
+	/* another member may have stored these partitions' trades meanwhile */
+	tk_store_forget_versions();
+
 	if (event->err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
 	{
 		int32	   *ids = palloc(sizeof(int32) * Max(parts->cnt, 1));
@@ -511,6 +514,7 @@ tk_worker_store_held(void)
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextSwitchTo(batch_context);
+	tk_store_batch_committed(&batch);
 
 	for (i = 0; i < batch.npartitions; i++)
 	{
