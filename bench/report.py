@@ -57,9 +57,9 @@ def p(text=""):
     lines.append(text)
 
 
-def table(header, rows):
+def table(header, rows, numeric=True):
     p("| " + " | ".join(header) + " |")
-    p("|" + "|".join("---:" if i else "---" for i in range(len(header))) + "|")
+    p("|" + "|".join("---:" if i and numeric else "---" for i in range(len(header))) + "|")
     for row in rows:
         p("| " + " | ".join(row) + " |")
     p()
@@ -132,7 +132,7 @@ table(["what", "value"], [
               f"{fmt_int(num('expected_rows'))} distinct (trade_id, version), "
               f"~{R.get('message_bytes', '?')} bytes each, {R.get('partitions', '?')} partitions"],
     ["rows already in trades_kafka.trades", fmt_int(num("table_rows_before"))],
-])
+], numeric=False)
 
 p("## Landing a topic, side by side")
 p()
@@ -172,6 +172,13 @@ p(f"**The worker reached {fmt_ratio(ratio)} of COPY** (goal ≥ 0.5×: "
   f"includes joining the group ({fmt_s((w_start or 0) - (w_first or 0))} s here). "
   f"{fmt_int(num('main_batches'))} batches.")
 p()
+if ins_on:
+    p(f"The per-message client's rate is the disk's commit rate: "
+      f"{1000.0 / ins_on:.2f} ms per autocommit INSERT here, an fsync each, which other "
+      "work on a shared machine moves a lot (the same client ran at 817 rows/s in "
+      "an earlier run on this machine); with `synchronous_commit = off` it is "
+      f"{fmt_int(ins_off)} rows/s. The ratio to it is the least steady figure here.")
+    p()
 
 # ------------------------------------------------------------------ variants
 
@@ -188,9 +195,10 @@ vrows_n = num("variant_rows")
 if vrows_n:
     p("## Where the worker's time goes: the store statements replayed")
     p()
+    passes = ("the faster of two passes, the second in reverse order, "
+              if R.get("variant_passes", "1") != "1" else "")
     p(f"The {fmt_int(vrows_n)} rows again, in 5,000-row transactions "
-      f"(the faster of {R.get('variant_passes', '1')} passes, the second in reverse order) "
-      "(`synchronous_commit = off`), through the statements store.c runs and "
+      f"({passes}`synchronous_commit = off`), through the statements store.c runs and "
       "cheaper ones (`bench/variants.sql`): what a change of the store path "
       "would gain, measured without reloading the library in the shared server. "
       "Only the statements and the COMMIT are timed (the worker builds the "
@@ -203,7 +211,7 @@ if vrows_n:
         for tbl, tname in (("v_text", "db collation"), ("v_c", "C")):
             for key, label in variants:
                 s = num(f"variant_{tbl}_{key}_s")
-                if s is None:
+                if not s:
                     continue
                 vrows.append([label, tname, fmt_s(s), fmt_int(vrows_n / s),
                               fmt_ratio(div(base, s)), fmt_ratio(div(cur, s))])
@@ -226,6 +234,7 @@ if sweep:
       "`fetch.max.bytes` 100 MB, `max.partition.fetch.bytes` 8 MB).")
     p()
     srows = []
+    base = div(num("sweep_5000_count"), num("sweep_5000_first_to_last_s"))
     with open(os.path.join(OUT, "sweep.dat"), "w") as dat:
         for tag, bs in sorted(sweep, key=lambda t: (t[0] == "sweep_fetch", t[1])):
             cnt = num(f"{tag}_count")
@@ -233,11 +242,17 @@ if sweep:
             rate = div(cnt, first)
             srows.append([f"{bs:,}" + (" + fetch options" if tag == "sweep_fetch" else ""),
                           fmt_int(num(f"{tag}_batches")), fmt_s(first), fmt_int(rate),
-                          fmt_ratio(div(rate, div(n, w_first)))])
-            if tag != "sweep_fetch":
+                          fmt_ratio(div(rate, base))])
+            if tag != "sweep_fetch" and rate:
                 dat.write(f"{bs} {rate:.0f}\n")
     table(["batch_size", "batches", "first → last commit (s)", "msgs/s",
-           "vs the main run"], srows)
+           "vs 5,000"], srows)
+    p("These runs are five times smaller than the main one and faster per "
+      "message than it, most likely because the main run's table and index "
+      "outgrow shared_buffers (128 MB) and it spans several checkpoints (the "
+      "server logs checkpoints about 25 s apart under this load). Compare the "
+      "rows with each other, and the main run with its own COPY.")
+    p()
 
 # ------------------------------------------------------------------ latency
 
@@ -286,10 +301,11 @@ if num("rss_count"):
       "json-c); `VmRSS` adds the shared buffers it has touched (`RssShmem`), "
       "which grows to shared_buffers and is not the worker's to leak.")
     p()
-    table(["", "at 10% of the messages", "at the end", "max after 10%"], [
-        ["RssAnon (MB)", fmt_s(div(a, 1024)), fmt_s(div(z, 1024)),
+    h = num("rss_anon_at_50pct_kb")
+    table(["", "at 10% of the messages", "at 50%", "at the end", "max after 10%"], [
+        ["RssAnon (MB)", fmt_s(div(a, 1024)), fmt_s(div(h, 1024)), fmt_s(div(z, 1024)),
          fmt_s(div(num("rss_anon_max_after_10pct_kb"), 1024))],
-        ["VmRSS (MB)", fmt_s(div(num("rss_vm_at_10pct_kb"), 1024)),
+        ["VmRSS (MB)", fmt_s(div(num("rss_vm_at_10pct_kb"), 1024)), "–",
          fmt_s(div(num("rss_vm_end_kb"), 1024)), "–"],
     ])
     if (num("rss_worker_pids") or 1) > 1:
@@ -297,9 +313,18 @@ if num("rss_count"):
           "processes one after the other: the server restarted under it), so "
           "its memory started again from zero; the figures cover all of them.")
         p()
-    if a and z is not None:
-        p(f"Private memory {'flat' if abs(z - a) <= 0.05 * a + 1024 else 'not flat'}: "
-          f"{(z - a) / 1024:+.2f} MB from 10% of the messages to the end.")
+    if h and z is not None:
+        half = num("rss_count") / 2
+        per_msg = (z - h) * 1024 / half
+        p(f"Private memory grows by {(h - a) / 1024 if a else 0:+.2f} MB between 10% and "
+          f"50% of the messages, then "
+          f"{'stays flat' if abs(per_msg) < 1 else 'keeps growing'}: "
+          f"{(z - h) / 1024:+.2f} MB over the second half "
+          f"({fmt_int(half)} messages, {per_msg:.2f} bytes per message). "
+          "What fills in the first half (PostgreSQL's caches, librdkafka's "
+          "buffers, malloc's arenas) was not broken down; "
+          + ("it stops, so it is not a per-message leak." if abs(per_msg) < 1
+             else "it does not stop: look for a leak."))
         p()
 
 # ------------------------------------------------------------------ scale
@@ -331,6 +356,17 @@ if scale:
             dat.write(f"{w} {rate or 0:.0f} {c.get('busy', 0):.1f}\n")
     table(["workers", "start → last (s)", "first → last (s)", "msgs/s", "vs 1 worker",
            "machine busy", "workers CPU", "other PostgreSQL", "broker", "else"], crows)
+    c1 = cpu_shares(f"scale_{scale[0]}") or {}
+    cn = cpu_shares(f"scale_{scale[-1]}") or {}
+    p(f"One worker keeps about one core busy ({c1.get('workers', 0):.0f}% here): it is "
+      "CPU-bound in its own backend (see the profile), not waiting on Kafka or the "
+      f"disk. The machine was {c1.get('busy', 0):.0f}% busy with one worker and "
+      f"{cn.get('busy', 0):.0f}% with {scale[-1]}, counting the other work running "
+      "on it (the last column): the second core is where a second worker's gain "
+      "comes from, and past two workers little is left to give, so more workers "
+      "share the same two cores. On this machine the cores run out at two "
+      "workers; differences of 10% between runs are noise here.")
+    p()
 
 # ------------------------------------------------------------------ profile
 
@@ -350,7 +386,11 @@ if os.path.exists(self_path) and os.path.getsize(self_path):
     p()
     ch = os.path.join(WORK, "profile.children")
     if os.path.exists(ch) and os.path.getsize(ch):
-        p("Inclusive time (children, self) of trades_kafka's own functions and the calls they make:")
+        p("Where the worker's samples fall: its own thread against librdkafka's, and "
+          "the inclusive time of trades_kafka's functions (inlined ones included) "
+          "and of the calls that tell the story (`perf script` through "
+          "`bench/perf_tk.py`, which resolves the library's addresses with addr2line "
+          "when it was reinstalled under the running server):")
         p()
         p("```")
         with open(ch) as f:
@@ -394,10 +434,19 @@ what the database's CPU and WAL can take:
   in one partition, so shards never need each other.
 - **Where the limit is.** On this 2-CPU machine the broker, PostgreSQL's WAL
   writer and the workers share two cores: the scale table above shows when the
-  machine is saturated. On real hardware the broker runs elsewhere and each
-  worker needs about one core for parsing plus its share of WAL bandwidth.""")
+  machine is saturated. On real hardware the broker runs elsewhere; each
+  worker is one backend using up to one core (most of it executing the
+  INSERT, see the profile) plus its share of the WAL's bandwidth, so a
+  database server with N free cores takes about N workers.""")
 p()
 
+p("## What next")
+p()
+p("[PROPOSALS.md](PROPOSALS.md): changes to the store path measured against this "
+  "worker on a private cluster (a version lookup per distinct id, a cache of the "
+  "versions a worker committed, a plain INSERT for new rows, storing when the "
+  "consumer queue is empty, trade_id in byte order), with patches.")
+p()
 p("## How to run it")
 p()
 p("```sh")

@@ -319,6 +319,7 @@ ingest() {
     res "${tag}_start_to_last_s" "$(elapsed "$t0" "$t_last")"
     res "${tag}_first_to_last_s" "$(elapsed "$t_first" "$t_last")"
     res "${tag}_batches" "$BATCHES"
+    res "${tag}_consumed" "$CONSUMED"
     res "${tag}_stored" "$STORED"
     res "${tag}_rejected" "$REJECTED"
     res "${tag}_workers" "$workers"
@@ -676,10 +677,13 @@ if have_phase rss; then
     awk -v n="$BENCH_RSS_N" '
         { m[NR] = $2; rss[NR] = $3; anon[NR] = $4; shm[NR] = $6 }
         END {
-            # the first sample past 10% of the messages, and the last
+            # the first samples past 10% and 50% of the messages, and the last
             for (i = 1; i <= NR; i++) if (m[i] >= n / 10) { a = i; break }
+            for (i = 1; i <= NR; i++) if (m[i] >= n / 2) { h = i; break }
             if (!a) a = 1
+            if (!h) h = a
             printf "rss_anon_at_10pct_kb %d\nrss_anon_end_kb %d\n", anon[a], anon[NR]
+            printf "rss_anon_at_50pct_kb %d\n", anon[h]
             printf "rss_vm_at_10pct_kb %d\nrss_vm_end_kb %d\n", rss[a], rss[NR]
             printf "rss_shmem_end_kb %d\nrss_samples %d\n", shm[NR], NR
             max = 0; for (i = a; i <= NR; i++) if (anon[i] > max) max = anon[i]
@@ -711,10 +715,8 @@ elif have_phase profile; then
     # (the pipelines end early on purpose: their status is not a failure)
     perf report -i "$WORK/perf.data" --no-children --sort dso,sym -g none --stdio 2>/dev/null |
         grep -E '^ +[0-9]' | head -n 25 > "$WORK/profile.self" || true
-    perf report -i "$WORK/perf.data" --children --sort sym -g none --stdio 2>/dev/null |
-        grep -E '^ +[0-9]' |
-        grep -E ' (tk_|trade_parse|rd_kafka_consumer_poll|SPI_execute_plan|CommitTransactionCommand|construct_md_array|hash_search)' |
-        head -n 25 > "$WORK/profile.children" || true
+    perf script -i "$WORK/perf.data" 2>/dev/null |
+        python3 "$BENCH_DIR/perf_tk.py" "$WORK/trades_kafka.so" > "$WORK/profile.children" || true
     s=0
     [[ -s "$WORK/profile.self" ]] || s=1
     check "$s" "profile: perf sampled the worker ($(wc -l < "$WORK/profile.self") symbols)"
