@@ -123,6 +123,8 @@ table(["what", "value"], [
     ["kernel", R.get("kernel", "?")],
     ["PostgreSQL", f"{R.get('postgres', '?')}, shared_buffers {R.get('shared_buffers', '?')}, "
                    f"fsync {R.get('fsync', '?')}"],
+    ["server", R.get("server", "?")],
+    ["trades_kafka.so the worker ran", f"{R.get('library', '?')}, sha256 {R.get('library_sha', '?')}…"],
     ["Kafka", f"{R.get('kafka', '?')} (one KRaft node on the same machine)"],
     ["librdkafka / json-c", f"{R.get('librdkafka', '?')} / {R.get('jsonc', '?')}"],
     ["trades_kafka settings", f"batch_size {R.get('batch_size', '?')}, "

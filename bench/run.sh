@@ -283,6 +283,14 @@ ingest() {
     start_job "$topic" "$group" "$workers" "$options"
     wait_workers "$group" "$workers"
     pids="$(worker_pids "$group")"
+    if [[ "$tag" == main ]]; then
+        # which build ran: a library reinstalled since the server started
+        # shows as deleted, and is not what the tree holds now
+        res library "$(awk '/trades_kafka\.so/ { $1 = $2 = $3 = $4 = $5 = ""; sub(/^ +/, ""); print; exit }' \
+            "/proc/${pids%%,*}/maps" 2>/dev/null || echo unknown)"
+        res library_sha "$(sha256sum "/proc/${pids%%,*}/map_files/$(awk '/trades_kafka\.so/ { print $1; exit }' \
+            "/proc/${pids%%,*}/maps")" 2>/dev/null | cut -c1-12 || echo unknown)"
+    fi
     extra=(--cpu-out "$WORK/$tag.cpu" --cpu-group "workers=$pids"
         --cpu-group "postgres=$(postgres_pids)" --cpu-group "broker=$(broker_pid)")
     if [[ -n "${RSS_OUT:-}" ]]; then
@@ -417,6 +425,7 @@ res cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 res memory_mb "$(awk '/^MemTotal/ { printf "%.0f", $2 / 1024 }' /proc/meminfo)"
 res kernel "$(uname -r)"
 res postgres "$(q -c "SHOW server_version")"
+res server "port $PGPORT, data directory $(q -c "SHOW data_directory")"
 res shared_buffers "$(q -c "SHOW shared_buffers")"
 res fsync "$(q -c "SHOW fsync")"
 kafka_jar="$(find "$TK_STATE_DIR/kafka/libs" -name 'kafka_2.13-*.jar' ! -name '*test*' ! -name '*sources*' 2>/dev/null | head -n 1)"
