@@ -754,8 +754,15 @@ tk_worker_main(Datum main_arg)
 			/*
 			 * Hold the message before serving events: a revocation served
 			 * by this same poll is answered after the held batch is stored.
+			 *
+			 * Once a message is held, do not wait for more: what librdkafka
+			 * has fetched is in its queue already, so an empty queue means
+			 * the batch is as full as it will get soon.  Storing it now
+			 * instead of sitting out batch_timeout is most of the latency at
+			 * low rates; under load the queue is never empty and batches
+			 * still fill to batch_size.
 			 */
-			msg = rd_kafka_consumer_poll(consumer, timeout_ms);
+			msg = rd_kafka_consumer_poll(consumer, nheld > 0 ? 0 : timeout_ms);
 			if (msg != NULL && msg->err)
 			{
 				char	   *text = pstrdup(rd_kafka_message_errstr(msg));
@@ -773,6 +780,8 @@ tk_worker_main(Datum main_arg)
 			else if (msg != NULL)
 				held[nheld++] = msg;
 			tk_worker_serve_events();
+			if (msg == NULL && nheld > 0)
+				break;
 		}
 
 		tk_worker_store_held();
