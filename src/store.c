@@ -73,6 +73,7 @@ static SPIPlanPtr tk_prepare(SPIPlanPtr *plan, const char *sql, int nargs,
 static HTAB *version_cache = NULL;
 static MemoryContext version_cache_context = NULL;
 
+static HTAB *tk_id_hash(const char *name, int nelem, Size entrysize);
 static HTAB *tk_load_max_versions(TkBatch *batch);
 static int	tk_cmp_strings(const void *a, const void *b);
 static int	tk_apply_rules(TkBatch *batch, HTAB *stored, int *rows, bool *overrides);
@@ -126,6 +127,23 @@ tk_cmp_strings(const void *a, const void *b)
 }
 
 /*
+ * tk_id_hash: a batch-lived hash table keyed by trade_id, with room for
+ * nelem entries of entrysize bytes
+ */
+static HTAB *
+tk_id_hash(const char *name, int nelem, Size entrysize)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = TRADE_TEXT_MAX_BYTES + 1;
+	ctl.entrysize = entrysize;
+	ctl.hcxt = CurrentMemoryContext;
+	return hash_create(name, Max(nelem, 16), &ctl,
+					   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+/*
  * tk_load_max_versions: the highest stored version of every trade_id of
  * the batch that parsed well, in a hash table that the rule walk extends.
  * The version cache answers for the trade_ids this worker committed since
@@ -135,7 +153,6 @@ tk_cmp_strings(const void *a, const void *b)
 static HTAB *
 tk_load_max_versions(TkBatch *batch)
 {
-	HASHCTL		ctl;
 	HTAB	   *stored;
 	HTAB	   *asked;
 	char	  **ids = palloc(sizeof(char *) * Max(batch->nmessages, 1));
@@ -145,15 +162,10 @@ tk_load_max_versions(TkBatch *batch)
 	int			ret;
 	uint64		i;
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = TRADE_TEXT_MAX_BYTES + 1;
-	ctl.entrysize = sizeof(TkVersionEntry);
-	ctl.hcxt = CurrentMemoryContext;
-	stored = hash_create("trades_kafka batch versions", Max(batch->nmessages, 16),
-						 &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	ctl.entrysize = TRADE_TEXT_MAX_BYTES + 1;
-	asked = hash_create("trades_kafka batch ids", Max(batch->nmessages, 16),
-						&ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	stored = tk_id_hash("trades_kafka batch versions", batch->nmessages,
+						sizeof(TkVersionEntry));
+	asked = tk_id_hash("trades_kafka batch ids", batch->nmessages,
+					   TRADE_TEXT_MAX_BYTES + 1);
 
 	for (i = 0; i < batch->nmessages; i++)
 	{
@@ -282,19 +294,14 @@ tk_store_forget_versions(void)
 static int
 tk_apply_rules(TkBatch *batch, HTAB *stored, int *rows, bool *overrides)
 {
-	HASHCTL		ctl;
 	HTAB	   *seen;
 	HASH_SEQ_STATUS scan;
 	TkVersionEntry *src;
 	int			nrows = 0;
 	int			i;
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = TRADE_TEXT_MAX_BYTES + 1;
-	ctl.entrysize = sizeof(TkVersionEntry);
-	ctl.hcxt = CurrentMemoryContext;
-	seen = hash_create("trades_kafka batch walk", Max(batch->nmessages, 16),
-					   &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	seen = tk_id_hash("trades_kafka batch walk", batch->nmessages,
+					  sizeof(TkVersionEntry));
 	hash_seq_init(&scan, stored);
 	while ((src = hash_seq_search(&scan)) != NULL)
 		*(TkVersionEntry *) hash_search(seen, src->trade_id, HASH_ENTER, NULL) = *src;
