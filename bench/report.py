@@ -4,7 +4,8 @@
 Usage: report.py RESULTS_TSV OUT_DIR WORK_DIR > RESULTS.md
 
 RESULTS_TSV holds "key<TAB>value" lines written by run.sh; WORK_DIR may hold
-profile.self and profile.children (perf's top lines).  Writes
+profile.self and profile.children (perf's top lines).  BENCH_NOTE, if set, is
+a paragraph put first (why the run was made where it was, say).  Writes
 throughput.dat, variants.dat, sweep.dat, latency.dat and scale.dat into
 OUT_DIR for plot.gp (rss.dat is written by run.sh).
 """
@@ -109,6 +110,9 @@ p("Produced by one run of `" + R.get("command", "bash bench/run.sh") + "` on "
   "on it then (load average " + R.get("loadavg", "?") + " at the start, "
   + R.get("loadavg_end", "?") + " at the end).")
 p()
+if os.environ.get("BENCH_NOTE"):
+    p(os.environ["BENCH_NOTE"])
+    p()
 if R.get("disturbed"):
     p(f"**Warning: {R['disturbed']}** (another suite's crash test on the shared "
       "server): the figures below are disturbed; run it again.")
@@ -187,11 +191,11 @@ if ins_on:
 variants = [
     ("copy", "COPY, one statement (reference)"),
     ("copy5000", "COPY in 5,000-row transactions"),
-    ("current", "**today's store.c**: SELECT max(version) … = ANY … GROUP BY, then INSERT … ON CONFLICT"),
+    ("current", "SELECT max(version) … = ANY … GROUP BY, then INSERT … ON CONFLICT (**store.c before 20a72cb**)"),
     ("lateral", "one LIMIT 1 max(version) probe per distinct id, then INSERT … ON CONFLICT"),
-    ("cached", "no version lookup (per-partition cache), INSERT … ON CONFLICT"),
-    ("lateral_plain", "probe per distinct id, then plain INSERT of new rows"),
-    ("plain", "no lookup, plain INSERT (all-new batch, cache hit)"),
+    ("cached", "no version lookup (cache hit), INSERT … ON CONFLICT"),
+    ("lateral_plain", "probe per distinct id, then plain INSERT of new rows (**store.c now**, ids not in its cache)"),
+    ("plain", "no lookup, plain INSERT (**store.c now**, ids in its cache)"),
 ]
 vrows_n = num("variant_rows")
 if vrows_n:
@@ -200,9 +204,10 @@ if vrows_n:
     passes = ("the faster of two passes, the second in reverse order, "
               if R.get("variant_passes", "1") != "1" else "")
     p(f"The {fmt_int(vrows_n)} rows again, in 5,000-row transactions "
-      f"({passes}`synchronous_commit = off`), through the statements store.c runs and "
-      "cheaper ones (`bench/variants.sql`): what a change of the store path "
-      "would gain, measured without reloading the library in the shared server. "
+      f"({passes}`synchronous_commit = off`), through the statements store.c ran "
+      "before 20a72cb, the ones it runs now, and others (`bench/variants.sql`): "
+      "what a change of the store path gains, measured without reloading the "
+      "library in the server. "
       "Only the statements and the COMMIT are timed (the worker builds the "
       "arrays in C). `C` is the same table with `trade_id COLLATE \"C\"`.")
     p()
@@ -218,7 +223,7 @@ if vrows_n:
                 vrows.append([label, tname, fmt_s(s), fmt_int(vrows_n / s),
                               fmt_ratio(div(base, s)), fmt_ratio(div(cur, s))])
                 dat.write(f'"{key}{" (C)" if tbl == "v_c" else ""}" {vrows_n / s:.0f}\n')
-    table(["statements", "collation", "seconds", "rows/s", "vs COPY", "vs today"], vrows)
+    table(["statements", "collation", "seconds", "rows/s", "vs COPY", "vs before 20a72cb"], vrows)
 
 # ------------------------------------------------------------------ sweep
 
@@ -286,8 +291,17 @@ if rates:
             dat.write(f'"{r}/s" {R.get(t + "_visible_p50", 0)} {R.get(t + "_visible_p99", 0)}\n')
     table(["msgs/s", "messages after the first second", "visible p50 (ms)", "p90", "p99", "max",
            "ingested_at p50 (ms)", "ingested_at p99", "all messages: p99", "max"], lrows)
-    p(f"With `batch_timeout` {R.get('batch_timeout', '?')}, a batch that does not fill "
-      "waits for the timeout: at these rates that wait, not the store, is most of the latency.")
+    p50s = [num(f"lat_{r}_visible_p50") or 0 for r in rates]
+    if max(p50s) < 40:
+        p("The worker stores a batch as soon as librdkafka's queue is empty instead "
+          f"of waiting out `batch_timeout` ({R.get('batch_timeout', '?')}), so what is left "
+          "is the fetch, the producer's linger, the store and the commit. (Before "
+          "f602890 every batch that did not fill waited for the timeout: p50 was "
+          "66–70 ms at 1,000 msgs/s and 100–150 ms at 10,000; PROPOSALS.md 4.)")
+    else:
+        p(f"With `batch_timeout` {R.get('batch_timeout', '?')}, a batch that does not fill "
+          "waits for the timeout: at these rates that wait, not the store, is most of "
+          "the latency (PROPOSALS.md 4).")
     p()
 
 # ------------------------------------------------------------------ rss
@@ -303,30 +317,40 @@ if num("rss_count"):
       "json-c); `VmRSS` adds the shared buffers it has touched (`RssShmem`), "
       "which grows to shared_buffers and is not the worker's to leak.")
     p()
-    h = num("rss_anon_at_50pct_kb")
-    table(["", "at 10% of the messages", "at 50%", "at the end", "max after 10%"], [
-        ["RssAnon (MB)", fmt_s(div(a, 1024)), fmt_s(div(h, 1024)), fmt_s(div(z, 1024)),
+    table(["", "at 10% of the messages", "at the end", "max after 10%"], [
+        ["RssAnon (MB)", fmt_s(div(a, 1024)), fmt_s(div(z, 1024)),
          fmt_s(div(num("rss_anon_max_after_10pct_kb"), 1024))],
-        ["VmRSS (MB)", fmt_s(div(num("rss_vm_at_10pct_kb"), 1024)), "–",
+        ["VmRSS (MB)", fmt_s(div(num("rss_vm_at_10pct_kb"), 1024)),
          fmt_s(div(num("rss_vm_end_kb"), 1024)), "–"],
     ])
+    # the trend: the peaks of RssAnon between 10% and 55% of the messages
+    # against those after 55% (rss.dat: millions, VmRSS, RssAnon, RssShmem);
+    # peaks, not means, because the version cache makes it saw
+    samples = []
+    try:
+        with open(os.path.join(OUT, "rss.dat")) as f:
+            samples = [tuple(float(x) for x in line.split()[:3]) for line in f if line.strip()]
+    except OSError:
+        pass
+    total_m = num("rss_count", 0) / 1e6
+    first = [s[2] for s in samples if total_m / 10 <= s[0] < 0.55 * total_m]
+    second = [s[2] for s in samples if s[0] >= 0.55 * total_m]
+    if first and second:
+        flat = max(second) - max(first) < max(2.0, 0.05 * max(first))
+        p(f"After the first 10% of the messages, private memory stays between "
+          f"{min(first + second):.1f} and {max(first + second):.1f} MB. It saws: the "
+          "worker's version cache holds at most 250,000 trade ids (about 25 MB) and "
+          "starts again empty when full (this run has "
+          f"{fmt_int(num('rss_count', 0) / 10)} distinct ids). Its highest value is "
+          f"{max(first):.1f} MB between 10% and 55% of the messages and "
+          f"{max(second):.1f} MB after: "
+          + ("**flat**, bounded, no growth with the messages stored." if flat
+             else "**not flat**: look for a leak."))
+        p()
     if (num("rss_worker_pids") or 1) > 1:
         p(f"**The worker restarted during this run** ({fmt_int(num('rss_worker_pids'))} "
           "processes one after the other: the server restarted under it), so "
           "its memory started again from zero; the figures cover all of them.")
-        p()
-    if h and z is not None:
-        half = num("rss_count") / 2
-        per_msg = (z - h) * 1024 / half
-        p(f"Private memory grows by {(h - a) / 1024 if a else 0:+.2f} MB between 10% and "
-          f"50% of the messages, then "
-          f"{'stays flat' if abs(per_msg) < 1 else 'keeps growing'}: "
-          f"{(z - h) / 1024:+.2f} MB over the second half "
-          f"({fmt_int(half)} messages, {per_msg:.2f} bytes per message). "
-          "What fills in the first half (PostgreSQL's caches, librdkafka's "
-          "buffers, malloc's arenas) was not broken down; "
-          + ("it stops, so it is not a per-message leak." if abs(per_msg) < 1
-             else "it does not stop: look for a leak."))
         p()
 
 # ------------------------------------------------------------------ scale
@@ -360,14 +384,17 @@ if scale:
            "machine busy", "workers CPU", "other PostgreSQL", "broker", "else"], crows)
     c1 = cpu_shares(f"scale_{scale[0]}") or {}
     cn = cpu_shares(f"scale_{scale[-1]}") or {}
-    p(f"One worker keeps about one core busy ({c1.get('workers', 0):.0f}% here): it is "
-      "CPU-bound in its own backend (see the profile), not waiting on Kafka or the "
-      f"disk. The machine was {c1.get('busy', 0):.0f}% busy with one worker and "
-      f"{cn.get('busy', 0):.0f}% with {scale[-1]}, counting the other work running "
-      "on it (the last column): the second core is where a second worker's gain "
-      "comes from, and past two workers little is left to give, so more workers "
-      "share the same two cores. On this machine the cores run out at two "
-      "workers; differences of 10% between runs are noise here.")
+    p(f"One worker used {c1.get('workers', 0):.0f}% of a core: it is mostly CPU-bound "
+      "in its own backend (see the profile), so a second worker can only add what "
+      "a second core gives. "
+      + (f"With {scale[-1]} workers the machine was {cn.get('busy', 0):.0f}% busy: "
+         "the two cores ran out." if cn.get("busy", 0) >= 90 else
+         f"With {scale[-1]} workers the machine was only {cn.get('busy', 0):.0f}% busy, "
+         "so in this run the cores did not run out; the other work on the machine "
+         "(last column) came and went between these short runs, which moves "
+         "single figures by tens of percent here.")
+      + " Past as many workers as the machine has cores, more workers only share "
+      "the same cores.")
     p()
 
 # ------------------------------------------------------------------ profile

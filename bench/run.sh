@@ -44,12 +44,14 @@
 #   BENCH_SLICE (20000)      messages of the per-message INSERT client
 #   BENCH_SWEEP ("500 2000 5000 20000"), BENCH_SWEEP_N (200000)
 #   BENCH_RATES ("1000 10000"), BENCH_LAT_SECONDS (10)
-#   BENCH_RSS_N (10000000), BENCH_SCALE ("1 2 4"), BENCH_SCALE_N (500000)
+#   BENCH_RSS_N (10000000), BENCH_SCALE ("1 2 4"), BENCH_SCALE_N (1000000)
 #   BENCH_PROFILE_N (300000) messages stored under perf
 #   BENCH_SEED (1)           the producer's seed
 #   BENCH_OUT                where RESULTS.md, plot.png and data go (bench/,
 #                            or a scratch directory with --smoke)
 #   BENCH_KEEP=1             keep the topics, rows and work files
+#   BENCH_NOTE               a paragraph for the top of RESULTS.md (where the
+#                            run was made and why, say)
 #
 # Everything it creates is named after the run (topics bench_<run>_*, trade
 # ids <run>x-T*, groups, schema tk_bench_<run>) and removed at the end; it
@@ -58,6 +60,11 @@
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# the settings given, for the report's exact command (before lib.sh sets
+# its defaults)
+BENCH_GIVEN="$(env | grep -E '^(BENCH_[A-Z_]*|TK_PG_PORT)=' | grep -v '^BENCH_NOTE=' | sort |
+    while IFS='=' read -r k v; do printf '%s=%q ' "$k" "$v"; done || true)"
+
 # shellcheck disable=SC2034  # lib.sh names its log lines after it
 TK_PROG=bench
 # shellcheck source=scripts/lib.sh
@@ -86,7 +93,7 @@ fi
 : "${BENCH_LAT_SECONDS:=10}"
 : "${BENCH_RSS_N:=10000000}"
 : "${BENCH_SCALE:=1 2 4}"
-: "${BENCH_SCALE_N:=500000}"
+: "${BENCH_SCALE_N:=1000000}"
 : "${BENCH_SEED:=1}"
 : "${BENCH_PROFILE_N:=300000}"
 : "${BENCH_KEEP:=}"
@@ -418,7 +425,7 @@ q -c "CREATE SCHEMA $SCHEMA" >/dev/null
 log "run $RUN: N=$BENCH_N, $BENCH_PARTITIONS partitions, phases: $BENCH_PHASES (work in $WORK)"
 
 res run "$RUN"
-res command "$( [[ -n "$SMOKE" ]] && echo "BENCH_N=$BENCH_N bash bench/run.sh --smoke" || echo "bash bench/run.sh" )"
+res command "${BENCH_GIVEN}bash bench/run.sh${SMOKE:+ --smoke}"
 res date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 res nproc "$(nproc)"
 res cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"

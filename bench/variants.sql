@@ -14,13 +14,15 @@
 -- in C):
 --   current      SELECT max(version) ... WHERE trade_id = ANY ($1) GROUP BY,
 --                then INSERT ... FROM unnest(...) ON CONFLICT DO UPDATE:
---                what store.c runs today
+--                what store.c ran before 20a72cb
 --   lateral      one max(version) subquery per distinct id (a backward
 --                index probe, LIMIT 1), then the same upsert
 --   cached       no version lookup (a per-partition cache of the highest
 --                stored version answered it), the same upsert
---   plain        no lookup, and a plain INSERT: the all-new batch
---   lateral_plain  the lookup per id, then a plain INSERT for new rows
+--   plain        no lookup, and a plain INSERT: store.c since 20a72cb when
+--                the batch's ids are in its cache
+--   lateral_plain  the lookup per id, then a plain INSERT for new rows:
+--                store.c since 20a72cb for ids not in its cache
 \set ON_ERROR_STOP 1
 
 CREATE TABLE IF NOT EXISTS tk_bench.stage (
