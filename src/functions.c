@@ -378,35 +378,7 @@ trades_kafka_lag(PG_FUNCTION_ARGS)
 		n = tk_kafka_watermarks(brokers, options, topic, tk_broker_timeout_ms,
 								&partitions, &low, &high);
 		next = palloc(sizeof(int64) * Max(n, 1));
-		{
-			Oid			types[3] = {TEXTOID, TEXTOID, INT4ARRAYOID};
-			Datum		vals[3];
-			Datum	   *parts = palloc(sizeof(Datum) * Max(n, 1));
-			uint64		r;
-
-			for (p = 0; p < n; p++)
-			{
-				parts[p] = Int32GetDatum(partitions[p]);
-				next[p] = -1;
-			}
-			vals[0] = CStringGetTextDatum(group_id);
-			vals[1] = CStringGetTextDatum(topic);
-			vals[2] = PointerGetDatum(construct_array(parts, n, INT4OID, 4, true, TYPALIGN_INT));
-			ret = SPI_execute_with_args("SELECT partition, next_offset FROM trades_kafka.offsets"
-										" WHERE group_id = $1 AND topic = $2 AND partition = ANY ($3)",
-										3, types, vals, NULL, true, 0);
-			if (ret != SPI_OK_SELECT)
-				elog(ERROR, "could not read trades_kafka.offsets: %s", SPI_result_code_string(ret));
-			for (r = 0; r < SPI_processed; r++)
-			{
-				int32		part = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
-				int64		off = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
-
-				for (p = 0; p < n; p++)
-					if (partitions[p] == part)
-						next[p] = off;
-			}
-		}
+		tk_store_read_offsets(group_id, topic, partitions, n, next);
 
 		for (p = 0; p < n; p++)
 		{
