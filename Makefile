@@ -18,7 +18,7 @@ OBJS = \
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress tests, run in this order against a running server
-REGRESS = setup objects arguments privileges
+REGRESS = setup objects arguments privileges upgrade
 REGRESS_OPTS = --load-extension=plpgsql
 
 PG_CONFIG ?= pg_config

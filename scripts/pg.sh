@@ -137,18 +137,27 @@ init() {
     [[ -n "$TK_SKIP_EXT" ]] || ensure_extension
 }
 
-# ensure_extension: the extension in $TK_DB, created anew when its SQL
-# script changed since it was created (a development build keeps version
-# 0.1.0 while its objects change)
+# ensure_extension: the extension in $TK_DB at the installed default
+# version.  An older version is updated in place (ALTER EXTENSION ... UPDATE
+# keeps the rows and offsets); the same version whose SQL scripts changed
+# since it was created (a development build) is created anew
 ensure_extension() {
-    local want have
+    local want have default
     want="$(cat "$(pg_config --sharedir)"/extension/trades_kafka.control \
         "$(pg_config --sharedir)"/extension/trades_kafka--*.sql 2>/dev/null | sha256sum | cut -d' ' -f1)"
-    have="$(psql -X -A -t -d "$TK_DB" -c "SELECT count(*) FROM pg_extension WHERE extname = 'trades_kafka'")"
-    if [[ "$have" == 1 && "$(cat "$CREATED_EXT" 2>/dev/null)" == "$want" ]]; then
+    have="$(psql -X -A -t -d "$TK_DB" -c "SELECT coalesce(max(extversion), 'none') FROM pg_extension WHERE extname = 'trades_kafka'")"
+    default="$(psql -X -A -t -d "$TK_DB" -c "SELECT default_version FROM pg_available_extensions WHERE name = 'trades_kafka'")"
+    if [[ "$have" != none && "$have" != "$default" ]]; then
+        log "updating the extension trades_kafka in $TK_DB from $have to $default"
+        psql -X -q -v ON_ERROR_STOP=1 -d "$TK_DB" -c "ALTER EXTENSION trades_kafka UPDATE" ||
+            die "could not update the extension in $TK_DB from $have to $default"
+        echo "$want" > "$CREATED_EXT"
         return 0
     fi
-    if [[ "$have" == 1 ]]; then
+    if [[ "$have" != none && "$(cat "$CREATED_EXT" 2>/dev/null)" == "$want" ]]; then
+        return 0
+    fi
+    if [[ "$have" != none ]]; then
         log "the extension's SQL script changed: dropping and creating trades_kafka in $TK_DB anew"
         psql -X -q -v ON_ERROR_STOP=1 -d "$TK_DB" -c "DROP EXTENSION trades_kafka CASCADE" ||
             die "could not drop the extension in $TK_DB"

@@ -1,4 +1,8 @@
-/* trades_kafka--0.1.0.sql: the objects of the trades_kafka extension */
+/*
+ * trades_kafka--0.1.0.sql: the objects of version 0.1.0.  A later version is
+ * not a second copy of this script: CREATE EXTENSION runs this one, then the
+ * update scripts trades_kafka--0.1.0--0.2.0.sql and on, in turn.
+ */
 
 \echo Use "CREATE EXTENSION trades_kafka" to load this file. \quit
 

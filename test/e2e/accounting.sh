@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# accounting.sh: the check every chaos scenario ends with.  Sourced after
-# lib.sh.
+# accounting.sh: the check every chaos scenario ends with, and the mixed
+# stream most of them send.  Sourced after lib.sh.
 #
 # check_accounting TOPIC GROUP COUNT [EXPECT_DIR]
 #   every message ended in exactly one place: trades + rejects account for
@@ -53,3 +53,22 @@ check_accounting() {
 stored_count() {
     sql "SELECT coalesce(sum(next_offset), 0) FROM trades_kafka.offsets WHERE topic = '$1' AND group_id = '$2'"
 }
+
+# mix_stream TOPIC COUNT SEED PARTITIONS RATE WORK: the reference model's
+# mix of COUNT messages (its expectations in WORK/expect, for
+# check_accounting), a topic of PARTITIONS, and trades-producer sending the
+# messages at RATE msgs/s in the background: its pid in $producer_pid (the
+# caller's cleanup kills it, the caller waits for it)
+mix_stream() {
+    local topic="$1" count="$2" seed="$3" parts="$4" rate="$5" work="$6" today
+    today="$(sql "SELECT current_date")"
+    python3 "$_TK_ACCOUNTING_DIR/model.py" mix --today "$today" --count "$count" --seed "$seed" \
+        --prefix "$topic-" --messages "$work/messages.tsv" --payloads "$work/payloads.jsonl" \
+        --expect "$work/expect"
+    kafka_topic_create "$topic" "$parts"
+    trades-producer --brokers "$TK_BROKERS" --topic "$topic" --from "$work/payloads.jsonl" \
+        --rate "$rate" --quiet &
+    # shellcheck disable=SC2034  # the caller's variable
+    producer_pid=$!
+}
+_TK_ACCOUNTING_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -29,18 +29,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-today="$(sql "SELECT current_date")"
-python3 "$here/model.py" mix --today "$today" --count "$count" --seed 7 --prefix "$topic-" \
-    --messages "$work/messages.tsv" --payloads "$work/payloads.jsonl" --expect "$work/expect"
-kafka_topic_create "$topic" 4
 check_eq "synchronous_commit is off for workers" off "$(sql "SHOW trades_kafka.synchronous_commit")"
-
+mix_stream "$topic" "$count" 7 4 "$rate" "$work"
 # a short session timeout, so a killed member's partitions move quickly
 sql "SELECT trades_kafka.start(brokers => '$TK_BROKERS', topic => '$topic', group_id => '$group',
                                workers => 2, options => '{\"session.timeout.ms\": 6000}')" >/dev/null
-trades-producer --brokers "$TK_BROKERS" --topic "$topic" --from "$work/payloads.jsonl" \
-    --rate "$rate" --quiet &
-producer_pid=$!
 
 # a session that lives as long as no backend crashes
 psql -X -q -d "$PGDATABASE" -c "SELECT pg_sleep(3600)" >/dev/null 2>&1 &

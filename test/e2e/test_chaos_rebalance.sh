@@ -25,14 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-today="$(sql "SELECT current_date")"
-python3 "$here/model.py" mix --today "$today" --count "$count" --seed 11 --prefix "$topic-" \
-    --messages "$work/messages.tsv" --payloads "$work/payloads.jsonl" --expect "$work/expect"
-kafka_topic_create "$topic" 4
 # the stream lasts count / rate seconds, so the rebalances land mid-stream
-trades-producer --brokers "$TK_BROKERS" --topic "$topic" --from "$work/payloads.jsonl" \
-    --rate "$rate" --quiet &
-producer_pid=$!
+mix_stream "$topic" "$count" 11 4 "$rate" "$work"
 
 start_workers() {
     sql "SELECT trades_kafka.start(brokers => '$TK_BROKERS', topic => '$topic', group_id => '$group', workers => $1)" >/dev/null

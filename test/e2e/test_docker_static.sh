@@ -167,13 +167,16 @@ else
     check "the build stage's scripts/build.sh --clean install succeeds on the copied sources (PostgreSQL 15 here)" \
         env PG_CONFIG="$pgc" DESTDIR="$staging" bash "$ctx/scripts/build.sh" --clean install
     missing=()
+    scripts=()
+    for f in "$TK_ROOT"/sql/trades_kafka--*.sql; do
+        scripts+=("$("$pgc" --sharedir)/extension/${f##*/}")
+    done
     for f in "$("$pgc" --pkglibdir)/trades_kafka.so" \
-        "$("$pgc" --sharedir)/extension/trades_kafka.control" \
-        "$("$pgc" --sharedir)/extension/trades_kafka--$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$TK_ROOT/trades_kafka.control").sql" \
+        "$("$pgc" --sharedir)/extension/trades_kafka.control" "${scripts[@]}" \
         "$("$pgc" --bindir)/trades-producer"; do
         [[ -f "$staging$f" ]] || missing+=("$f")
     done
-    check_eq "the staging root holds the library, control file, SQL script and trades-producer" "" "${missing[*]}"
+    check_eq "the staging root holds the library, control file, ${#scripts[@]} SQL scripts and trades-producer" "" "${missing[*]}"
     unresolved="$(ldd "$staging$("$pgc" --pkglibdir)/trades_kafka.so" "$staging$("$pgc" --bindir)/trades-producer" 2>&1 |
         grep 'not found' || true)"
     check_eq "every library of the staged trades_kafka.so and trades-producer resolves" "" "$unresolved"
