@@ -18,7 +18,7 @@ packages=(
     postgresql-15 postgresql-server-dev-15
     librdkafka-dev libjson-c-dev libcmocka-dev libclang-rt-14-dev
     kcat openjdk-17-jre-headless maven
-    valgrind gnuplot-nox python3 python3-yaml shellcheck bc
+    valgrind gnuplot-nox python3 python3-yaml shellcheck bc linux-perf
     procps netcat-openbsd util-linux coreutils
 )
 
