@@ -7,16 +7,23 @@
  * survive a worker's error exit and a crash restart of the server (the
  * postmaster restarts them after trades_kafka.restart_interval), but not a
  * server stop.  With shared_preload_libraries = 'trades_kafka' a static
- * launcher runs once at server start, reads the enabled jobs of
- * trades_kafka.database and launches their workers, then exits.  It is
- * registered as never restarting: after a crash restart the dynamic workers
- * come back by themselves, and a second launcher would double them.
+ * launcher runs once at server start.  It first connects to no database and
+ * looks trades_kafka.database up, so that a missing database is one clear
+ * LOG line rather than a FATAL; then it launches a dynamic launcher in that
+ * database, which reads the enabled jobs, launches their workers and exits.
+ * Both are registered as never restarting: after a crash restart the
+ * dynamic workers come back by themselves, and a second launcher would
+ * double them.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_database.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -29,6 +36,24 @@
 #include "trades_kafka.h"
 
 /*
+ * tk_bgworker_fill: the settings every trades_kafka background worker shares
+ */
+static void
+tk_bgworker_fill(BackgroundWorker *worker, const char *function, const char *type,
+				 int restart_time)
+{
+	memset(worker, 0, sizeof(*worker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = restart_time;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, TK_LIBRARY_NAME);
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker->bgw_name, BGW_MAXLEN, "%s", type);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", type);
+}
+
+/*
  * tk_launcher_register: register the static launcher; called from _PG_init
  * while shared_preload_libraries is being processed.
  */
@@ -37,15 +62,8 @@ tk_launcher_register(void)
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, TK_LIBRARY_NAME);
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "tk_launcher_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "trades_kafka launcher");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "trades_kafka launcher");
+	tk_bgworker_fill(&worker, "tk_launcher_main", "trades_kafka launcher",
+					 BGW_NEVER_RESTART);
 	RegisterBackgroundWorker(&worker);
 }
 
@@ -68,16 +86,10 @@ tk_launch_workers(int job_id, int64 generation, Oid database, Oid role,
 		TkWorkerArgs args;
 		pid_t		pid;
 
-		memset(&worker, 0, sizeof(worker));
-		worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-			BGWORKER_BACKEND_DATABASE_CONNECTION;
-		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		worker.bgw_restart_time = tk_restart_interval_s;
-		snprintf(worker.bgw_library_name, BGW_MAXLEN, TK_LIBRARY_NAME);
-		snprintf(worker.bgw_function_name, BGW_MAXLEN, "tk_worker_main");
+		tk_bgworker_fill(&worker, "tk_worker_main", "trades_kafka worker",
+						 tk_restart_interval_s);
 		snprintf(worker.bgw_name, BGW_MAXLEN,
 				 "trades_kafka worker %d/%d of job %d", i + 1, nworkers, job_id);
-		snprintf(worker.bgw_type, BGW_MAXLEN, "trades_kafka worker");
 		worker.bgw_main_arg = Int32GetDatum(job_id);
 		worker.bgw_notify_pid = wait ? MyProcPid : 0;
 
@@ -118,10 +130,81 @@ tk_launch_workers(int job_id, int64 generation, Oid database, Oid role,
 }
 
 /*
- * tk_launcher_main: launch the workers of every enabled job, then exit.
+ * tk_find_database: the OID of the database called name, or InvalidOid.  A
+ * backend connected to no database can only scan pg_database's heap (its
+ * indexes need pg_class), as the autovacuum launcher does.
+ */
+static Oid
+tk_find_database(const char *name)
+{
+	Oid			database = InvalidOid;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+		if (strcmp(NameStr(db->datname), name) == 0)
+		{
+			database = db->oid;
+			break;
+		}
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	return database;
+}
+
+/*
+ * tk_launcher_main: the static launcher.  Connected to no database, look
+ * trades_kafka.database up; when it exists, launch tk_launcher_db_main in
+ * it, then exit.
  */
 void
 tk_launcher_main(Datum main_arg)
+{
+	Oid			database;
+	BackgroundWorker worker;
+
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	database = tk_find_database(tk_database);
+
+	if (!OidIsValid(database))
+	{
+		ereport(LOG,
+				(errmsg("trades_kafka launcher restarts no job: database \"%s\" does not exist",
+						tk_database),
+				 errdetail("trades_kafka.database names the database whose enabled jobs come back when the server starts."),
+				 errhint("Set trades_kafka.database to the database where CREATE EXTENSION trades_kafka was run.")));
+		proc_exit(0);
+	}
+
+	tk_bgworker_fill(&worker, "tk_launcher_db_main", "trades_kafka launcher",
+					 BGW_NEVER_RESTART);
+	worker.bgw_main_arg = ObjectIdGetDatum(database);
+	if (!RegisterDynamicBackgroundWorker(&worker, NULL))
+		ereport(LOG,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("trades_kafka launcher restarts no job: no background worker slot is free"),
+				 errhint("Raise max_worker_processes (needs a server restart).")));
+	proc_exit(0);
+}
+
+/*
+ * tk_launcher_db_main: in trades_kafka.database, launch the workers of every
+ * enabled job, then exit.
+ */
+void
+tk_launcher_db_main(Datum main_arg)
 {
 	int			ret;
 	int			njobs = 0;
@@ -129,7 +212,7 @@ tk_launcher_main(Datum main_arg)
 	uint64		i;
 
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(tk_database, NULL, 0);
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
 
 	StartTransactionCommand();
 	SPI_connect();

@@ -31,5 +31,6 @@ extern int	tk_launch_workers(int job_id, int64 generation, Oid database,
 							  Oid role, int nworkers, bool wait);
 
 extern PGDLLEXPORT void tk_launcher_main(Datum main_arg);
+extern PGDLLEXPORT void tk_launcher_db_main(Datum main_arg);
 
 #endif							/* TRADES_KAFKA_LAUNCHER_H */
