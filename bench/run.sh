@@ -47,6 +47,8 @@
 #   BENCH_RSS_N (10000000), BENCH_SCALE ("1 2 4"), BENCH_SCALE_N (1000000)
 #   BENCH_PROFILE_N (300000) messages stored under perf
 #   BENCH_SEED (1)           the producer's seed
+#   BENCH_OPTIONS ({})       start()'s options (librdkafka properties, JSON)
+#                            for the main run, to compare settings
 #   BENCH_OUT                where RESULTS.md, plot.png and data go (bench/,
 #                            or a scratch directory with --smoke)
 #   BENCH_KEEP=1             keep the topics, rows and work files
@@ -490,7 +492,7 @@ fi
 # ---------------------------------------------------------------- worker
 
 if have_phase worker; then
-    ingest main "$MAIN_TOPIC" "$MAIN_GROUP" 1 "$BENCH_N"
+    ingest main "$MAIN_TOPIC" "$MAIN_GROUP" 1 "$BENCH_N" "${BENCH_OPTIONS:-}"
     rows="$(q -c "SELECT count(*) FROM trades_kafka.trades WHERE kafka_topic = '$MAIN_TOPIC'")"
     rejects="$(q -c "SELECT count(*) FROM trades_kafka.rejects WHERE kafka_topic = '$MAIN_TOPIC'")"
     offsets="$(q -c "SELECT sum(next_offset) FROM trades_kafka.offsets WHERE group_id = '$MAIN_GROUP'")"
