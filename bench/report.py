@@ -137,7 +137,8 @@ table(["what", "value"], [
     ["input", f"{fmt_int(n)} messages, {fmt_int(num('trades'))} distinct trade ids, "
               f"{fmt_int(num('expected_rows'))} distinct (trade_id, version), "
               f"~{R.get('message_bytes', '?')} bytes each, {R.get('partitions', '?')} partitions"],
-    ["rows already in trades_kafka.trades", fmt_int(num("table_rows_before"))],
+    ["rows in trades_kafka.trades at the start", fmt_int(num("table_rows_before")) +
+        " (the run's own database: the worker and COPY both start from empty tables)"],
 ], numeric=False)
 
 p("## Landing a topic, side by side")

@@ -56,8 +56,10 @@
 #                            run was made and why, say)
 #
 # Everything it creates is named after the run (topics bench_<run>_*, trade
-# ids <run>x-T*, groups, schema tk_bench_<run>) and removed at the end; it
-# never restarts a server and deletes no row it did not write.
+# ids <run>x-T*, groups, and a database tk_bench_<run> of its own with the
+# extension, where the workers store and COPY loads: both start from empty
+# tables, whatever the stack's database holds) and removed at the end; it
+# never restarts a server and touches no row of another database.
 #
 set -euo pipefail
 
@@ -111,6 +113,8 @@ mkdir -p "$BENCH_OUT" "$DATA"
 RES="$WORK/results.tsv"
 : > "$RES"
 SCHEMA="tk_bench_$RUN"
+BENCH_DB="tk_bench_$RUN"
+DB_CREATED=
 T_BEGIN=$EPOCHREALTIME
 FAILED=0
 TOPICS=()
@@ -404,10 +408,11 @@ cleanup() {
         for g in "${DROPPING[@]}"; do
             wait "$g"
         done
-        q -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1
+        [[ -n "$DB_CREATED" ]] &&
+            q -d postgres -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null 2>&1
         rm -rf "$WORK"
     else
-        log "kept: topics ${TOPICS[*]}, schema $SCHEMA, files in $WORK"
+        log "kept: topics ${TOPICS[*]}, database $BENCH_DB, files in $WORK"
     fi
     exit "$status"
 }
@@ -422,8 +427,12 @@ if ! { bash "$TK_SCRIPTS/kafka.sh" status && psql -AtqX -c "SELECT 1"; } >/dev/n
     bash "$TK_SCRIPTS/stack.sh" up
 fi
 command -v trades-producer >/dev/null || die "trades-producer is not installed (make install-producer)"
+# a database of the run's own: the worker's table starts as empty as COPY's
+q -d postgres -c "CREATE DATABASE $BENCH_DB" >/dev/null
+DB_CREATED=1
+PGDATABASE="$BENCH_DB"
+q -c "CREATE EXTENSION trades_kafka" -c "CREATE SCHEMA $SCHEMA" >/dev/null
 TODAY="$(q -c "SELECT current_date")"
-q -c "CREATE SCHEMA $SCHEMA" >/dev/null
 log "run $RUN: N=$BENCH_N, $BENCH_PARTITIONS partitions, phases: $BENCH_PHASES (work in $WORK)"
 
 res run "$RUN"
