@@ -33,6 +33,9 @@ SELECT name, boot_val, unit, context FROM pg_settings
 -- the prefix is reserved: a typo is an error, not a silent new setting
 SET trades_kafka.batch_sise = 10;
 
+-- trades_kafka.database is a list of database names: a broken list is refused
+ALTER SYSTEM SET trades_kafka.database = 'trades, "unterminated';
+
 -- no worker runs yet
 SELECT count(*) FROM trades_kafka.status();
 SELECT count(*) FROM trades_kafka.lag();

@@ -8,9 +8,10 @@
  * postmaster restarts them after trades_kafka.restart_interval), but not a
  * server stop.  With shared_preload_libraries = 'trades_kafka' a static
  * launcher runs once at server start.  It first connects to no database and
- * looks trades_kafka.database up, so that a missing database is one clear
- * LOG line rather than a FATAL; then it launches a dynamic launcher in that
- * database, which reads the enabled jobs, launches their workers and exits.
+ * looks up each database trades_kafka.database lists, so that a missing
+ * database is one clear LOG line rather than a FATAL; then it launches a
+ * dynamic launcher in each, which reads the enabled jobs, launches their
+ * workers and exits.
  * Both are registered as never restarting: after a crash restart the
  * dynamic workers come back by themselves, and a second launcher would
  * double them.
@@ -29,8 +30,10 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
+#include "commands/dbcommands.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
+#include "utils/varlena.h"
 
 #include "launcher.h"
 #include "trades_kafka.h"
@@ -164,44 +167,53 @@ tk_find_database(const char *name)
 
 /*
  * tk_launcher_main: the static launcher.  Connected to no database, look
- * trades_kafka.database up; when it exists, launch tk_launcher_db_main in
- * it, then exit.
+ * up each database of trades_kafka.database and launch tk_launcher_db_main
+ * in those that exist, then exit.
  */
 void
 tk_launcher_main(Datum main_arg)
 {
-	Oid			database;
-	BackgroundWorker worker;
+	char	   *names = pstrdup(tk_database);
+	List	   *databases = NIL;
+	ListCell   *lc;
 
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 
-	database = tk_find_database(tk_database);
-
-	if (!OidIsValid(database))
+	/* the setting's check hook has accepted the list */
+	(void) SplitGUCList(names, ',', &databases);
+	foreach(lc, databases)
 	{
-		ereport(LOG,
-				(errmsg("trades_kafka launcher restarts no job: database \"%s\" does not exist",
-						tk_database),
-				 errdetail("trades_kafka.database names the database whose enabled jobs come back when the server starts."),
-				 errhint("Set trades_kafka.database to the database where CREATE EXTENSION trades_kafka was run.")));
-		proc_exit(0);
-	}
+		const char *name = lfirst(lc);
+		Oid			database = tk_find_database(name);
+		BackgroundWorker worker;
 
-	tk_bgworker_fill(&worker, "tk_launcher_db_main", "trades_kafka launcher",
-					 BGW_NEVER_RESTART);
-	worker.bgw_main_arg = ObjectIdGetDatum(database);
-	if (!RegisterDynamicBackgroundWorker(&worker, NULL))
-		ereport(LOG,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("trades_kafka launcher restarts no job: no background worker slot is free"),
-				 errhint("Raise max_worker_processes (needs a server restart).")));
+		if (!OidIsValid(database))
+		{
+			ereport(LOG,
+					(errmsg("trades_kafka launcher restarts no job: database \"%s\" does not exist",
+							name),
+					 errdetail("trades_kafka.database lists the databases whose enabled jobs come back when the server starts."),
+					 errhint("Set trades_kafka.database to the databases where CREATE EXTENSION trades_kafka was run.")));
+			continue;
+		}
+
+		tk_bgworker_fill(&worker, "tk_launcher_db_main", "trades_kafka launcher",
+						 BGW_NEVER_RESTART);
+		worker.bgw_main_arg = ObjectIdGetDatum(database);
+		if (!RegisterDynamicBackgroundWorker(&worker, NULL))
+			ereport(LOG,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("trades_kafka launcher restarts no job in database \"%s\": no background worker slot is free",
+							name),
+					 errhint("Raise max_worker_processes (needs a server restart).")));
+	}
 	proc_exit(0);
 }
 
 /*
- * tk_launcher_db_main: in trades_kafka.database, launch the workers of every
- * enabled job, then exit.
+ * tk_launcher_db_main: in one database of trades_kafka.database, launch the
+ * workers of every enabled job, then exit.
  */
 void
 tk_launcher_db_main(Datum main_arg)
@@ -210,11 +222,13 @@ tk_launcher_db_main(Datum main_arg)
 	int			njobs = 0;
 	int			nworkers = 0;
 	uint64		i;
+	char	   *dbname;
 
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
 
 	StartTransactionCommand();
+	dbname = get_database_name(MyDatabaseId);
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "starting enabled trades_kafka jobs");
@@ -247,13 +261,13 @@ tk_launcher_db_main(Datum main_arg)
 		}
 		ereport(LOG,
 				(errmsg("trades_kafka launcher started %d workers for %d enabled jobs in database \"%s\"",
-						nworkers, njobs, tk_database)));
+						nworkers, njobs, dbname)));
 	}
 	else
 		ereport(LOG,
 				(errmsg("trades_kafka launcher found no trades_kafka extension in database \"%s\"",
-						tk_database),
-				 errhint("Set trades_kafka.database to the database where CREATE EXTENSION trades_kafka was run.")));
+						dbname),
+				 errhint("Set trades_kafka.database to the databases where CREATE EXTENSION trades_kafka was run.")));
 
 	SPI_finish();
 	PopActiveSnapshot();

@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/varlena.h"
 
 #include "launcher.h"
 #include "status.h"
@@ -33,6 +34,25 @@ int			tk_max_workers = 16;
 bool		tk_preloaded = false;
 
 void		_PG_init(void);
+
+/*
+ * tk_check_database: trades_kafka.database must be a list of names, so that
+ * a typo stops the server at start with a message rather than the launcher
+ * later
+ */
+static bool
+tk_check_database(char **newval, void **extra, GucSource source)
+{
+	char	   *names = pstrdup(*newval);
+	List	   *databases = NIL;
+	bool		ok = SplitGUCList(names, ',', &databases);
+
+	if (!ok)
+		GUC_check_errdetail("Separate database names with commas; double-quote a name that holds a comma or a double quote.");
+	list_free(databases);
+	pfree(names);
+	return ok;
+}
 
 /*
  * _PG_init: define the settings, reserve the prefix, and when loaded from
@@ -114,12 +134,12 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	DefineCustomStringVariable("trades_kafka.database",
-							   "Database in which the launcher restarts enabled jobs when the server starts.",
-							   "Only used with shared_preload_libraries = 'trades_kafka'.",
+							   "Databases in which the launcher restarts enabled jobs when the server starts.",
+							   "A comma-separated list (double-quote a name that holds a comma); only used with shared_preload_libraries = 'trades_kafka'.",
 							   &tk_database,
 							   "postgres",
-							   PGC_POSTMASTER, 0,
-							   NULL, NULL, NULL);
+							   PGC_POSTMASTER, GUC_LIST_INPUT,
+							   tk_check_database, NULL, NULL);
 
 	DefineCustomIntVariable("trades_kafka.max_workers",
 							"Largest number of trades_kafka workers running at once in the server.",
