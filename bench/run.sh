@@ -362,6 +362,23 @@ forget() {
     drop_topic "$1"
 }
 
+# ingest_generated TAG COUNT ID_PREFIX PARTITIONS WORKERS [OPTIONS_JSON]:
+# COUNT generated trades (ids prefixed with ID_PREFIX) on a new topic
+# bench_<run>_TAG of PARTITIONS, stored by WORKERS workers (ingest, in a group
+# named after the topic).  Sets TOPIC, ROWS (the trade rows stored) and WANT
+# (the distinct (trade_id, version) sent, which is what ROWS must be)
+ingest_generated() {
+    local tag="$1" count="$2" prefix="$3" parts="$4" workers="$5" options="${6:-}"
+    TOPIC="bench_${RUN}_$tag"
+    gen "$count" "$prefix" "$WORK/$tag.jsonl"
+    new_topic "$TOPIC" "$parts"
+    fill "$TOPIC" "$WORK/$tag.jsonl"
+    ingest "$tag" "$TOPIC" "$TOPIC" "$workers" "$count" "$options"
+    ROWS="$(q -c "SELECT count(*) FROM trades_kafka.trades WHERE kafka_topic = '$TOPIC'")"
+    WANT="$(distinct_keys "$WORK/$tag.jsonl")"
+    rm -f "$WORK/$tag.jsonl"
+}
+
 # drop_topic TOPIC: delete a topic this run created, once, in the
 # background (cleanup waits for it)
 drop_topic() {
@@ -638,19 +655,12 @@ if have_phase sweep; then
         fi
         q -c "ALTER SYSTEM SET trades_kafka.batch_size = $bs" -c "SELECT pg_reload_conf()" >/dev/null
         sleep 0.5
-        topic="bench_${RUN}_$tag"
-        gen "$BENCH_SWEEP_N" "${RUN}${tag#sweep_}-" "$WORK/$tag.jsonl"
-        new_topic "$topic" "$BENCH_PARTITIONS"
-        fill "$topic" "$WORK/$tag.jsonl"
-        ingest "$tag" "$topic" "$topic" 1 "$BENCH_SWEEP_N" "$options"
-        rows="$(q -c "SELECT count(*) FROM trades_kafka.trades WHERE kafka_topic = '$topic'")"
-        want="$(distinct_keys "$WORK/$tag.jsonl")"
+        ingest_generated "$tag" "$BENCH_SWEEP_N" "${RUN}${tag#sweep_}-" "$BENCH_PARTITIONS" 1 "$options"
         s=0
-        [[ "$COMMITTED" == "$BENCH_SWEEP_N" && "$rows" == "$want" ]] || s=1
-        check "$s" "sweep: batch_size $point stored all $BENCH_SWEEP_N messages ($rows rows of $want)"
+        [[ "$COMMITTED" == "$BENCH_SWEEP_N" && "$ROWS" == "$WANT" ]] || s=1
+        check "$s" "sweep: batch_size $point stored all $BENCH_SWEEP_N messages ($ROWS rows of $WANT)"
         res "${tag}_batch_size" "$bs"
-        forget "$topic" "$topic"
-        rm -f "$WORK/$tag.jsonl"
+        forget "$TOPIC" "$TOPIC"
     done
     restore_batch_size
 fi
@@ -733,12 +743,7 @@ fi
 if have_phase profile && ! perf stat -e cpu-clock true >/dev/null 2>&1; then
     log "profile: perf is missing or not allowed here (apt-get install linux-perf): skipped"
 elif have_phase profile; then
-    tag=profile
-    topic="bench_${RUN}_$tag"
-    gen "$BENCH_PROFILE_N" "${RUN}p-" "$WORK/$tag.jsonl"
-    new_topic "$topic" "$BENCH_PARTITIONS"
-    fill "$topic" "$WORK/$tag.jsonl"
-    PERF_OUT="$WORK/perf.data" ingest "$tag" "$topic" "$topic" 1 "$BENCH_PROFILE_N"
+    PERF_OUT="$WORK/perf.data" ingest_generated profile "$BENCH_PROFILE_N" "${RUN}p-" "$BENCH_PARTITIONS" 1
     # (the pipelines end early on purpose: their status is not a failure)
     perf report -i "$WORK/perf.data" --no-children --sort dso,sym -g none --stdio 2>/dev/null |
         grep -E '^ +[0-9]' | head -n 25 > "$WORK/profile.self" || true
@@ -747,26 +752,18 @@ elif have_phase profile; then
     s=0
     [[ -s "$WORK/profile.self" ]] || s=1
     check "$s" "profile: perf sampled the worker ($(wc -l < "$WORK/profile.self") symbols)"
-    forget "$topic" "$topic"
+    forget "$TOPIC" "$TOPIC"
 fi
 
 # ---------------------------------------------------------------- scale
 
 if have_phase scale; then
     for w in $BENCH_SCALE; do
-        tag="scale_$w"
-        topic="bench_${RUN}_$tag"
-        gen "$BENCH_SCALE_N" "${RUN}s$w-" "$WORK/$tag.jsonl"
-        new_topic "$topic" 4
-        fill "$topic" "$WORK/$tag.jsonl"
-        ingest "$tag" "$topic" "$topic" "$w" "$BENCH_SCALE_N"
-        rows="$(q -c "SELECT count(*) FROM trades_kafka.trades WHERE kafka_topic = '$topic'")"
-        want="$(distinct_keys "$WORK/$tag.jsonl")"
+        ingest_generated "scale_$w" "$BENCH_SCALE_N" "${RUN}s$w-" 4 "$w"
         s=0
-        [[ "$COMMITTED" == "$BENCH_SCALE_N" && "$rows" == "$want" ]] || s=1
-        check "$s" "scale: $w workers on 4 partitions stored all $BENCH_SCALE_N messages ($rows rows of $want)"
-        forget "$topic" "$topic"
-        rm -f "$WORK/$tag.jsonl"
+        [[ "$COMMITTED" == "$BENCH_SCALE_N" && "$ROWS" == "$WANT" ]] || s=1
+        check "$s" "scale: $w workers on 4 partitions stored all $BENCH_SCALE_N messages ($ROWS rows of $WANT)"
+        forget "$TOPIC" "$TOPIC"
     done
 fi
 
