@@ -35,6 +35,11 @@ def num(key, default=None):
         return default
 
 
+def key_numbers(pattern):
+    """The numbers that fill pattern's (\\d+) in the figures' keys, sorted."""
+    return sorted(int(m.group(1)) for m in (re.fullmatch(pattern, k) for k in R) if m)
+
+
 def fmt_int(x):
     return "–" if x is None else f"{x:,.0f}"
 
@@ -264,7 +269,7 @@ if sweep:
 
 # ------------------------------------------------------------------ latency
 
-rates = sorted(int(m.group(1)) for m in (re.fullmatch(r"lat_(\d+)_count", k) for k in R) if m)
+rates = key_numbers(r"lat_(\d+)_count")
 if rates:
     p("## Produce → visible latency")
     p()
@@ -356,7 +361,7 @@ if num("rss_count"):
 
 # ------------------------------------------------------------------ scale
 
-scale = sorted(int(m.group(1)) for m in (re.fullmatch(r"scale_(\d+)_workers", k) for k in R) if m)
+scale = key_numbers(r"scale_(\d+)_workers")
 if scale:
     p("## Workers on a 4-partition topic")
     p()
