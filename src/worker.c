@@ -112,6 +112,7 @@ static void tk_worker_log_summary(void);
 static void tk_worker_publish_partitions(void);
 static TkPartitionPos *tk_worker_position(int32 partition, bool create);
 static void tk_worker_check_broker(void);
+static void tk_worker_broker_answers(void);
 
 static void
 tk_worker_sigterm(SIGNAL_ARGS)
@@ -526,10 +527,7 @@ tk_worker_store_held(void)
 	tk_worker_commit_to_kafka(&batch);
 	tk_status_add_batch(status_slot, consumed, batch.stored, batch.rejected_by_reason);
 	if (broker_down)
-	{
-		broker_down = false;
-		tk_status_set_state(status_slot, "consuming");
-	}
+		tk_worker_broker_answers();
 	summary_stored += batch.stored;
 	for (r = 0; r < TRADE_REASON_COUNT; r++)
 		summary_rejected[r] += batch.rejected_by_reason[r];
@@ -639,6 +637,16 @@ tk_worker_check_broker(void)
 	if (rd_kafka_metadata(consumer, 0, NULL, &md, 200) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return;
 	rd_kafka_metadata_destroy(md);
+	tk_worker_broker_answers();
+}
+
+/*
+ * tk_worker_broker_answers: the brokers were unreachable and answer again
+ * (metadata came back, or a batch was fetched and stored): say so.
+ */
+static void
+tk_worker_broker_answers(void)
+{
 	broker_down = false;
 	tk_status_set_state(status_slot, npositions > 0 ? "consuming" : "waiting");
 	ereport(LOG,
